@@ -7,6 +7,8 @@ Where a file comes from, in order:
 2. The Hugging Face Hub through ``huggingface_hub.hf_hub_download`` into its usual cache,
    revision pinned by the manifest; honours ``HF_ENDPOINT`` (mirrors), ``HF_HUB_OFFLINE`` and
    ``HF_HUB_CACHE``/``HF_HOME``.
+0. Small files shipped inside the package (``bundled``: LPIPS/DISTS heads, the BRISQUE model):
+   no download, provenance and licence still recorded in the manifest.
 3. An upstream URL for official releases hosted elsewhere, downloaded into
    ``IQAMETRICS_CACHE`` (default ``~/.cache/iqametrics``).  Entries marked ``manual`` (e.g.
    Google Drive links) are never fetched automatically.
@@ -74,6 +76,7 @@ class WeightEntry:
     hf_filename: Optional[str] = None
     revision: str = "main"
     url: Optional[str] = None
+    bundled: Optional[str] = None
     manual: bool = False
     sha256: Optional[str] = None
     sha256_prefix: Optional[str] = None
@@ -96,10 +99,16 @@ class WeightEntry:
     def from_json(cls, key: str, raw: dict) -> "WeightEntry":
         hf = raw.get("hf") or {}
         url = raw.get("url")
-        if not hf and not url:
-            raise ValueError(f"manifest entry {key!r} needs 'hf' or 'url'")
+        bundled = raw.get("bundled")
+        if not hf and not url and not bundled:
+            raise ValueError(f"manifest entry {key!r} needs 'hf', 'url' or 'bundled'")
         hf_filename = hf.get("filename")
-        filename = raw.get("filename") or hf_filename or (url.rsplit("/", 1)[-1].split("?")[0] if url else None)
+        filename = (
+            raw.get("filename")
+            or hf_filename
+            or (url.rsplit("/", 1)[-1].split("?")[0] if url else None)
+            or Path(bundled).name
+        )
         fmt = raw.get("format") or _format_from_name(filename)
         if fmt not in FORMATS:
             raise ValueError(f"manifest entry {key!r}: format must be one of {FORMATS}, got {fmt!r}")
@@ -116,6 +125,7 @@ class WeightEntry:
             hf_filename=hf_filename,
             revision=hf.get("revision", "main"),
             url=url,
+            bundled=bundled,
             manual=bool(raw.get("manual", False)),
             sha256=sha,
             sha256_prefix=prefix,
@@ -302,9 +312,20 @@ def _from_url(entry: WeightEntry) -> Path:
     return target
 
 
+def bundled_path(entry: WeightEntry) -> Path:
+    """Files shipped inside the package live in ``iqametrics/data/`` (with their licence notices)."""
+    return Path(__file__).resolve().parent / "data" / entry.bundled
+
+
 def fetch(key_or_entry: Union[str, WeightEntry]) -> Path:
     """Local path of a manifest file, downloading it if needed; the checksum is verified."""
     entry = key_or_entry if isinstance(key_or_entry, WeightEntry) else get_entry(key_or_entry)
+    if entry.bundled:
+        path = bundled_path(entry)
+        if not path.is_file():
+            raise WeightsUnavailableError(f"bundled file {path} is missing: the installation is incomplete")
+        verify(path, entry)
+        return path
     path = _from_override_dir(entry)
     if path is None:
         path = _from_hub(entry) if entry.repo_id else _from_url(entry)
