@@ -256,10 +256,33 @@ def _from_override_dir(entry: WeightEntry) -> Optional[Path]:
     return None
 
 
+def _probe(url: str) -> Optional[str]:
+    """One HEAD request with a short timeout and no retries: ``None`` if the server answered.
+
+    ``hf_hub_download`` retries unreachable servers with exponential backoff for minutes when
+    nothing is cached; probing first lets an air-gapped machine fail in seconds.
+    """
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "iqametrics"})
+    try:
+        with urllib.request.urlopen(request, timeout=_timeout()):
+            return None
+    except urllib.error.HTTPError:
+        return None  # the server answered (401/404/...): let huggingface_hub interpret it
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"the Hub could not be reached ({reason})"
+
+
 def _from_hub(entry: WeightEntry) -> Path:
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
+    cached = try_to_load_from_cache(entry.repo_id, entry.hf_filename, revision=entry.revision)
+    offline = _offline()
+    if not isinstance(cached, str) and not offline:
+        problem = _probe(entry.download_url)
+        if problem:
+            raise _unavailable(entry, problem + " and the file is not in the cache")
     endpoint = os.environ.get("HF_ENDPOINT") or None
     try:
         path = hf_hub_download(
@@ -267,16 +290,16 @@ def _from_hub(entry: WeightEntry) -> Path:
             entry.hf_filename,
             revision=entry.revision,
             endpoint=endpoint,
-            local_files_only=_offline(),
+            local_files_only=offline,
             etag_timeout=_timeout(),
         )
-    except (EntryNotFoundError, RepositoryNotFoundError) as exc:
-        raise _unavailable(entry, f"the Hub has no such file ({type(exc).__name__})") from None
-    except LocalEntryNotFoundError:
-        why = "offline mode is on (HF_HUB_OFFLINE) and it is not in the cache" if _offline() else (
+    except LocalEntryNotFoundError:  # a subclass of EntryNotFoundError in recent releases: test first
+        why = "offline mode is on (HF_HUB_OFFLINE) and it is not in the cache" if offline else (
             "the Hub could not be reached and the file is not in the cache"
         )
         raise _unavailable(entry, why) from None
+    except (EntryNotFoundError, RepositoryNotFoundError) as exc:
+        raise _unavailable(entry, f"the Hub has no such file ({type(exc).__name__})") from None
     except Exception as exc:  # network stacks raise many types; the message names the cause
         raise _unavailable(entry, f"download failed ({type(exc).__name__}: {exc})") from None
     return Path(path)

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from .hub_server import HubServer
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -49,3 +51,23 @@ def rng() -> torch.Generator:
 def example_image() -> Path:
     """The small example photo committed in the repository (made for this project)."""
     return REPO / "examples" / "example.jpg"
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """A local Hub on 127.0.0.1 (HF_ENDPOINT points at it), a temporary manifest and caches."""
+    from iqametrics import weights
+
+    with HubServer() as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        for var in ("HF_HUB_OFFLINE", "IQAMETRICS_OFFLINE", "IQAMETRICS_WEIGHTS_DIR"):
+            monkeypatch.delenv(var, raising=False)
+        import huggingface_hub.constants as hf_constants
+
+        monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+        monkeypatch.setenv("IQAMETRICS_CACHE", str(tmp_path / "iqa-cache"))
+        server.manifest = tmp_path / "weights_manifest.json"
+        monkeypatch.setattr(weights, "manifest_path", lambda: server.manifest)
+        weights._manifest_cached.cache_clear()
+        yield server
+        weights._manifest_cached.cache_clear()

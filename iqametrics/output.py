@@ -1,0 +1,106 @@
+"""Result writers for the CLI: table, CSV and JSON Lines, written row by row.
+
+Every row is flushed as soon as it is written, so an interrupted run keeps what it scored;
+:func:`completed_keys` reads such a file back so that ``--resume`` skips those inputs.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from typing import IO, Dict, List, Optional, Sequence, Set
+
+__all__ = ["ResultWriter", "completed_keys", "FORMATS", "OutputFileError"]
+
+FORMATS = ("table", "csv", "jsonl")
+
+
+class OutputFileError(ValueError):
+    """An existing output file cannot be resumed (wrong format, other columns, unreadable)."""
+
+
+def _fmt(value: float, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nan"
+    return f"{value:.{digits}g}"
+
+
+class ResultWriter:
+    """Write one row per scored input; ``key_columns`` are ``["path"]`` or ``["ref", "dist"]``."""
+
+    def __init__(self, stream: IO[str], fmt: str, key_columns: Sequence[str], metrics: Sequence[str], *, header: bool = True):
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+        self.stream = stream
+        self.fmt = fmt
+        self.key_columns = list(key_columns)
+        self.metrics = list(metrics)
+        self._csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
+        if header:
+            self._header()
+
+    def _header(self) -> None:
+        columns = self.key_columns + self.metrics
+        if self.fmt == "csv":
+            self._csv.writerow(columns)
+        elif self.fmt == "table":
+            self.stream.write("  ".join(f"{m:>12}" for m in self.metrics) + "  " + "  ".join(self.key_columns) + "\n")
+        self.stream.flush()
+
+    def write(self, key, scores: Dict[str, float]) -> None:
+        keys = list(key) if isinstance(key, tuple) else [key]
+        values = [scores.get(m) for m in self.metrics]
+        if self.fmt == "csv":
+            self._csv.writerow(keys + [_fmt(v, 8) for v in values])
+        elif self.fmt == "jsonl":
+            row = dict(zip(self.key_columns, keys))
+            row.update({m: (None if v is None or math.isnan(v) else v) for m, v in zip(self.metrics, values)})
+            self.stream.write(json.dumps(row) + "\n")
+        else:
+            self.stream.write("  ".join(f"{_fmt(v, 6):>12}" for v in values) + "  " + "  ".join(keys) + "\n")
+        self.stream.flush()
+
+
+def _drop_partial_last_line(path: str) -> None:
+    """A run killed mid-write can leave half a row; cut it so the row is redone."""
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.seek(0)
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def completed_keys(path: str, fmt: str, key_columns: Sequence[str], metrics: Sequence[str]) -> Set:
+    """Keys already scored in an existing output file (for ``--resume``)."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return set()
+    if fmt == "table":
+        raise OutputFileError("--resume needs --format csv or jsonl (the table format is for reading, not resuming)")
+    _drop_partial_last_line(path)
+    done: Set = set()
+    with open(path, encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            reader = csv.reader(f)
+            header = next(reader, None)
+            expected = list(key_columns) + list(metrics)
+            if header != expected:
+                raise OutputFileError(f"{path} has columns {header}, but this run writes {expected}")
+            for row in reader:
+                if len(row) == len(expected):
+                    done.add(tuple(row[: len(key_columns)]) if len(key_columns) > 1 else row[0])
+        else:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    raise OutputFileError(f"{path}:{n} is not valid JSON; cannot resume from this file") from None
+                missing = [c for c in list(key_columns) + list(metrics) if c not in row]
+                if missing:
+                    raise OutputFileError(f"{path}:{n} lacks {missing}; it was written by a run with other metrics")
+                keys = tuple(row[c] for c in key_columns)
+                done.add(keys if len(keys) > 1 else keys[0])
+    return done

@@ -1,0 +1,118 @@
+"""Score files with one or more metrics, streaming results as batches complete.
+
+This is what ``iqa score`` and ``iqa compare`` run, usable from Python as well::
+
+    from iqametrics.scoring import score_files
+    for record in score_files([iqametrics.create("musiq")], ["photos/"]):
+        ...
+
+Each yielded record is a :class:`Result` (the scores of one input under every metric) or a
+:class:`~iqametrics.batching.Failure` (an input that could not be scored, with the reason).
+A batch that fails inside a metric is retried one input at a time, so one bad image costs only
+itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Sequence, Tuple, Union
+
+import torch
+
+from .batching import Batch, Failure, iter_image_batches, iter_pair_batches
+from .io import discover_images
+from .metric import Metric
+
+__all__ = ["Result", "score_files", "compare_files", "run_metrics"]
+
+
+@dataclass
+class Result:
+    index: int
+    key: object
+    scores: Dict[str, float]
+
+
+class _SizeCheck:
+    """Picklable size check for decoding workers (rejects images too small for any metric)."""
+
+    def __init__(self, metrics: Sequence[Metric]):
+        self.limits = [(m.name, tuple(m.min_size)) for m in metrics]
+
+    def __call__(self, height: int, width: int) -> None:
+        for name, (mh, mw) in self.limits:
+            if height < mh or width < mw:
+                raise ValueError(f"image of {width}×{height} px is too small for {name} (needs at least {mw}×{mh})")
+
+
+def _call(metric: Metric, batch: Batch) -> torch.Tensor:
+    if batch.refs is None:
+        return metric(batch.images)
+    return metric(batch.images, batch.refs)
+
+
+def _single(batch: Batch, j: int) -> Batch:
+    pick = lambda x: x[j : j + 1] if isinstance(x, torch.Tensor) else [x[j]]  # noqa: E731
+    return Batch([batch.indices[j]], [batch.keys[j]], pick(batch.images), None if batch.refs is None else pick(batch.refs))
+
+
+def run_metrics(metrics: Sequence[Metric], stream: Iterable[Union[Batch, Failure]]) -> Iterator[Union[Result, Failure]]:
+    """Apply every metric to every batch of ``stream``; yield results in batch order."""
+    for item in stream:
+        if isinstance(item, Failure):
+            yield item
+            continue
+        try:
+            columns = {m.name: _call(m, item).float().cpu().tolist() for m in metrics}
+        except Exception:  # isolate the input that breaks the batch
+            for j in range(len(item)):
+                one = _single(item, j)
+                try:
+                    scores = {m.name: float(_call(m, one).float().cpu()[0]) for m in metrics}
+                except Exception as exc:  # noqa: BLE001 - reported to the user, run goes on
+                    yield Failure(one.indices[0], one.keys[0], f"{type(exc).__name__}: {exc}")
+                else:
+                    yield Result(one.indices[0], one.keys[0], scores)
+            continue
+        for j, (index, key) in enumerate(zip(item.indices, item.keys)):
+            yield Result(index, key, {name: values[j] for name, values in columns.items()})
+
+
+def _apply(metrics: Sequence[Metric], kind: str, make_stream, inputs, batch_size, workers):
+    other = {"NR": "compare_files / `iqa compare`", "FR": "score_files / `iqa score`"}[kind]
+    for m in metrics:
+        if m.kind != kind:
+            raise ValueError(f"{m.name} is not a {kind} metric: use {other}")
+    stream = make_stream(
+        inputs,
+        batch_size=batch_size,
+        workers=workers,
+        mixed_sizes=all(m.accepts_mixed_sizes for m in metrics),
+        check=_SizeCheck(metrics),
+        pin_memory=any(m.device.type == "cuda" for m in metrics),
+    )
+    return run_metrics(metrics, stream)
+
+
+def score_files(
+    metrics: Sequence[Metric],
+    paths: Sequence[Union[str, Path]],
+    *,
+    batch_size: int = 16,
+    workers=None,
+    discover: bool = True,
+) -> Iterator[Union[Result, Failure]]:
+    """Score image files (or folders/globs when ``discover``) with no-reference metrics."""
+    files = discover_images(paths) if discover else [Path(p) for p in paths]
+    return _apply(metrics, "NR", iter_image_batches, files, batch_size, workers)
+
+
+def compare_files(
+    metrics: Sequence[Metric],
+    pairs: Sequence[Tuple[Union[str, Path], Union[str, Path]]],
+    *,
+    batch_size: int = 16,
+    workers=None,
+) -> Iterator[Union[Result, Failure]]:
+    """Score ``(reference, distorted)`` file pairs with full-reference metrics."""
+    return _apply(metrics, "FR", iter_pair_batches, pairs, batch_size, workers)

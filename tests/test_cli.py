@@ -1,0 +1,232 @@
+"""The `iqa` command line through click's runner: listing, scoring, comparing, resuming, failures."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import iqametrics
+from iqametrics import cli
+from iqametrics import registry
+from iqametrics.metric import NRMetric
+from iqametrics.registry import MetricInfo
+
+from .hub_server import write_manifest
+
+
+class CountingMean(NRMetric):
+    """Toy NR metric (mean level) that records how many images it scored."""
+
+    min_size = (8, 8)
+    scored = 0
+
+    def _score(self, x):
+        CountingMean.scored += x.shape[0]
+        return x.mean(dim=(1, 2, 3))
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    info = MetricInfo(
+        name="toy-mean", kind="NR", higher_is_better=True, score_range=(0, 1), paper="test", licence="test",
+        description="mean level (test only)",
+    )
+    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
+    CountingMean.scored = 0
+    return info.name
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def _photo(seed=0, h=24, w=32):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    """The issue's mixed bag: 3 bad files and 3 good ones of unusual kinds."""
+    folder = tmp_path / "messy"
+    folder.mkdir()
+    big = Image.fromarray(np.tile(_photo(1), (6, 6, 1)))
+    big.save(folder / "full.jpg", quality=90)
+    data = (folder / "full.jpg").read_bytes()
+    (folder / "full.jpg").unlink()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "text.png").write_text("this is not a PNG")
+    Image.fromarray(_photo(2, 1, 1)).save(folder / "tiny.png")
+    Image.fromarray(_photo(3)[..., 0].astype(np.uint16) * 257).save(folder / "sixteen.png")
+    Image.fromarray(_photo(4)).convert("CMYK").save(folder / "cmyk.jpg", quality=95)
+    Image.fromarray(_photo(5)[..., 0]).save(folder / "grey.png")
+    return folder
+
+
+GOOD = {"sixteen.png", "cmyk.jpg", "grey.png"}
+BAD = {"truncated.jpg", "text.png", "tiny.png"}
+
+
+def test_help_and_version(runner):
+    result = runner.invoke(cli.main, ["--help"])
+    assert result.exit_code == 0 and "score" in result.output and "compare" in result.output
+    assert runner.invoke(cli.main, ["--version"]).exit_code == 0
+
+
+def test_list_and_info(runner):
+    result = runner.invoke(cli.main, ["list"])
+    assert result.exit_code == 0 and "psnr" in result.output
+    listed = json.loads(runner.invoke(cli.main, ["list", "--json"]).output)
+    assert [m["name"] for m in listed] == iqametrics.list_metrics()
+    fr = json.loads(runner.invoke(cli.main, ["list", "--kind", "fr", "--json"]).output)
+    assert fr and all(m["kind"] == "FR" for m in fr)
+    info = runner.invoke(cli.main, ["info", "psnr"])
+    assert info.exit_code == 0 and "higher_is_better: True" in info.output
+    bad = runner.invoke(cli.main, ["info", "psnrr"])
+    assert bad.exit_code == 2 and "Did you mean: psnr" in bad.output
+
+
+def test_score_messy_folder_reports_and_continues(runner, toy, messy_folder, tmp_path):
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(cli.main, ["score", "-m", toy, str(messy_folder), "--format", "csv", "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    for name in BAD:
+        assert f"{name}:" in result.stderr, name
+    assert "truncated" in result.stderr and "not a recognised image format" in result.stderr and "too small" in result.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert {r["path"].rsplit("/", 1)[-1] for r in rows} == GOOD
+    assert all(0 <= float(r[toy]) <= 1 for r in rows)
+    assert "scored 3, failed 3" in result.stderr
+
+
+def test_jsonl_output_and_resume_does_not_rescore(runner, toy, messy_folder, tmp_path):
+    out = tmp_path / "scores.jsonl"
+    args = ["score", "-m", toy, str(messy_folder), "--format", "jsonl", "-o", str(out)]
+    runner.invoke(cli.main, args)
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["path"].rsplit("/", 1)[-1] for r in first} == GOOD
+    CountingMean.scored = 0
+    again = runner.invoke(cli.main, args + ["--resume"])
+    assert CountingMean.scored == 0, "resume rescored images already in the output"
+    assert len(out.read_text().splitlines()) == 3
+    assert again.exit_code == 1  # the bad files are still bad
+    # an interrupted run: drop the last row and leave half a line behind
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:2]) + lines[2][:10])
+    runner.invoke(cli.main, args + ["--resume"])
+    assert CountingMean.scored == 1
+    assert sorted(json.loads(line)["path"] for line in out.read_text().splitlines()) == sorted(r["path"] for r in first)
+
+
+def test_existing_output_needs_resume_or_overwrite(runner, toy, tmp_path):
+    img = tmp_path / "a.png"
+    Image.fromarray(_photo()).save(img)
+    out = tmp_path / "o.csv"
+    out.write_text("something\n")
+    result = runner.invoke(cli.main, ["score", "-m", toy, str(img), "--format", "csv", "-o", str(out)])
+    assert result.exit_code == 2 and "--resume" in result.output and out.read_text() == "something\n"
+    result = runner.invoke(cli.main, ["score", "-m", toy, str(img), "--format", "csv", "-o", str(out), "--resume"])
+    assert result.exit_code == 2 and "has columns" in result.output
+    result = runner.invoke(cli.main, ["score", "-m", toy, str(img), "--format", "csv", "-o", str(out), "--overwrite"])
+    assert result.exit_code == 0 and out.read_text().startswith("path,toy-mean\n")
+
+
+def test_score_file_glob_and_progress(runner, toy, tmp_path):
+    for i in range(7):
+        Image.fromarray(_photo(i)).save(tmp_path / f"p{i}.png")
+    single = runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path / "p0.png"), "--format", "csv"])
+    assert single.exit_code == 0 and len(single.stdout.splitlines()) == 2
+    globbed = runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path / "p*.png"), "--format", "jsonl", "-j", "2", "-b", "3"])
+    assert globbed.exit_code == 0, globbed.output
+    assert len(globbed.stdout.splitlines()) == 7
+    assert "scoring" in globbed.stderr  # progress bar for more than a handful of images
+    quiet = runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path / "p*.png"), "-q"])
+    assert quiet.stderr == ""
+
+
+def test_score_usage_errors(runner, toy, tmp_path):
+    assert "no such file" in runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path / "x.png")]).output
+    result = runner.invoke(cli.main, ["score", "-m", "psnr", str(tmp_path)])
+    assert result.exit_code == 2
+    Image.fromarray(_photo()).save(tmp_path / "a.png")
+    result = runner.invoke(cli.main, ["score", "-m", "psnr", str(tmp_path / "a.png")])
+    assert result.exit_code == 2 and "use `iqa compare`" in result.output
+    result = runner.invoke(cli.main, ["score", "-m", toy, "-m", toy, str(tmp_path / "a.png"), "--weights", "w.pth"])
+    assert result.exit_code == 2
+
+
+def _pairs(tmp_path, n=3, mismatch=False):
+    ref, dist = tmp_path / "ref", tmp_path / "dist"
+    ref.mkdir()
+    dist.mkdir()
+    for i in range(n):
+        clean = _photo(i)
+        Image.fromarray(clean).save(ref / f"{i}.png")
+        noisy = np.clip(clean.astype(int) + (i + 1) * 4, 0, 255).astype(np.uint8)
+        Image.fromarray(noisy if not (mismatch and i == 0) else noisy[:-2]).save(dist / f"{i}.png")
+    return ref, dist
+
+
+def test_compare_files_folders_and_pairs_csv(runner, tmp_path):
+    ref, dist = _pairs(tmp_path)
+    one = runner.invoke(cli.main, ["compare", "-m", "psnr", str(ref / "0.png"), str(dist / "0.png"), "--format", "jsonl"])
+    assert one.exit_code == 0, one.output
+    row = json.loads(one.stdout)
+    assert row["ref"].endswith("0.png") and row["dist"].endswith("0.png") and np.isfinite(row["psnr"])
+    folders = runner.invoke(cli.main, ["compare", "-m", "psnr", str(ref), str(dist), "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(folders.stdout)))
+    assert len(rows) == 3
+    values = {r["dist"].rsplit("/", 1)[-1]: float(r["psnr"]) for r in rows}
+    assert values["0.png"] > values["1.png"] > values["2.png"]  # more noise, lower PSNR
+    (tmp_path / "pairs.csv").write_text("ref,dist\nref/1.png,dist/1.png\n")
+    listed = runner.invoke(cli.main, ["compare", "-m", "psnr", "--pairs", str(tmp_path / "pairs.csv"), "--format", "csv"])
+    assert listed.exit_code == 0 and float(list(csv.DictReader(io.StringIO(listed.stdout)))[0]["psnr"]) == values["1.png"]
+
+
+def test_compare_size_mismatch_is_reported(runner, tmp_path):
+    ref, dist = _pairs(tmp_path, mismatch=True)
+    result = runner.invoke(cli.main, ["compare", "-m", "psnr", str(ref), str(dist), "--format", "csv"])
+    assert result.exit_code == 1
+    assert "0.png" in result.stderr and "same size" in result.stderr
+    assert len(result.stdout.splitlines()) == 3  # header + the two good pairs
+
+
+def test_compare_resume(runner, tmp_path):
+    ref, dist = _pairs(tmp_path)
+    out = tmp_path / "o.csv"
+    args = ["compare", "-m", "psnr", str(ref), str(dist), "--format", "csv", "-o", str(out)]
+    assert runner.invoke(cli.main, args).exit_code == 0
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:-1]) + "\n")
+    again = runner.invoke(cli.main, args + ["--resume"])
+    assert again.exit_code == 0 and "scored 1" in again.stderr and "2 already in" in again.stderr
+    assert sorted(out.read_text().splitlines()) == sorted(lines)
+
+
+def test_download_through_local_hub(runner, hub, monkeypatch):
+    from safetensors.torch import save
+
+    data = save({"w": torch.ones(2)})
+    hub.add("org/repo", "toy.safetensors", data)
+    write_manifest(hub, {"toy.weights": {
+        "hf": {"repo_id": "org/repo", "filename": "toy.safetensors", "revision": "main"},
+        "sha256": hashlib.sha256(data).hexdigest(), "format": "safetensors"}})
+    info = MetricInfo(name="toy-weighted", kind="NR", higher_is_better=True, score_range=(0, 1), paper="t", licence="t",
+                      weights=("toy.weights",))
+    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
+    result = runner.invoke(cli.main, ["download", "toy-weighted"])
+    assert result.exit_code == 0, result.output
+    assert "toy.weights:" in result.stdout and "toy.safetensors" in result.stdout
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    hub.requests.clear()
+    assert runner.invoke(cli.main, ["download", "toy-weighted"]).exit_code == 0  # cached: no network
+    assert runner.invoke(cli.main, ["download"]).exit_code == 2
+    assert "need no weight files" in runner.invoke(cli.main, ["download", "psnr"]).stderr

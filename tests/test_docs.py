@@ -1,0 +1,38 @@
+"""Documentation that is generated or promised stays in sync with the code."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import iqametrics
+from iqametrics._docs import metrics_doc_path, render
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_metrics_table_in_sync():
+    path = metrics_doc_path()
+    if not path.is_file():
+        pytest.skip("docs/ not present (installed package without the source tree)")
+    text = path.read_text()
+    assert render(text) == text, "docs/metrics.md is stale: run `python tools/gen_docs.py`"
+
+
+def test_every_registered_metric_is_listed():
+    path = metrics_doc_path()
+    if not path.is_file():
+        pytest.skip("docs/ not present")
+    text = path.read_text()
+    for name in iqametrics.list_metrics():
+        assert f"`{name}`" in text, name
+
+
+def test_readme_quickstart_has_two_commands():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```")[1::2]
+    commands = [line for block in blocks for line in block.strip().splitlines()[1:] if line.strip()]
+    assert len(commands) == 2, f"the Quickstart should hold exactly two commands, found {commands}"
+    assert "iqa score" in commands[0] and "examples/" in commands[0]
+    assert "pytest" in commands[1]

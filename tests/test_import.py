@@ -1,0 +1,28 @@
+"""`import iqametrics` stays light: no timm, torchvision or training code until a metric needs them."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _modules_after(code: str) -> set:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True, text=True, check=True,
+    )
+    return set(out.stdout.split())
+
+
+def test_import_is_light():
+    loaded = _modules_after("import iqametrics")
+    assert not {"timm", "torchvision", "iqametrics.train", "huggingface_hub", "scipy"} & loaded
+
+
+def test_listing_metrics_imports_no_heavy_dependency():
+    loaded = _modules_after("import iqametrics; iqametrics.list_metrics(); iqametrics.get_info('psnr')")
+    assert not {"timm", "torchvision", "iqametrics.train"} & loaded
+
+
+def test_cli_help_is_light():
+    loaded = _modules_after("from iqametrics import cli")
+    assert not {"timm", "torchvision", "iqametrics.train"} & loaded

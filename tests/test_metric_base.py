@@ -1,0 +1,197 @@
+"""The Metric base classes: input normalisation, validation, dispatch, gradients; and the registry."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import iqametrics
+from iqametrics.metric import FRMetric, ImageTooSmallError, NRMetric
+from iqametrics.registry import MetricInfo, UnknownMetricError
+
+
+class MeanLevel(NRMetric):
+    """Toy NR metric (mean intensity per image) to exercise the base class; not registered."""
+
+    min_size = (4, 4)
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def _score(self, x):
+        self.calls.append(tuple(x.shape))
+        return x.mean(dim=(1, 2, 3))
+
+
+class MixedMeanLevel(MeanLevel):
+    accepts_mixed_sizes = True
+
+    def _score_list(self, images):
+        self.calls.append(("list", len(images)))
+        return torch.stack([im.mean() for im in images])
+
+
+class MeanSquaredError(FRMetric):
+    def _score(self, dist, ref):
+        return (dist - ref).pow(2).mean(dim=(1, 2, 3))
+
+
+def test_nr_accepts_every_input_form(tmp_path):
+    m = MeanLevel()
+    x = torch.rand(2, 3, 8, 10)
+    ref = x.mean(dim=(1, 2, 3))
+    torch.testing.assert_close(m(x), ref)
+    torch.testing.assert_close(m(x[0]), ref[:1])
+    torch.testing.assert_close(m([x[0], x[1]]), ref)
+    arr = (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    expected = torch.tensor([arr.mean() / 255.0], dtype=torch.float32)
+    torch.testing.assert_close(m(tmp_path / "a.png"), expected)
+    torch.testing.assert_close(m(str(tmp_path / "a.png")), expected)
+    torch.testing.assert_close(m(Image.fromarray(arr)), expected)
+    torch.testing.assert_close(m(arr), expected)
+    torch.testing.assert_close(m(torch.from_numpy(arr).permute(2, 0, 1).contiguous()), expected)  # uint8 tensor
+
+
+def test_output_is_float32_batch():
+    m = MeanLevel()
+    out = m(torch.rand(3, 3, 8, 8, dtype=torch.float64))
+    assert out.dtype == torch.float32 and out.shape == (3,)
+
+
+def test_grey_is_replicated():
+    m = MeanLevel()
+    grey = torch.rand(2, 1, 8, 8)
+    torch.testing.assert_close(m(grey), m(grey.expand(-1, 3, -1, -1)))
+    torch.testing.assert_close(m(grey[0, 0]), m(grey[:1]))
+
+
+def test_out_of_range_raises_naming_range():
+    m = MeanLevel()
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\]; got values in \[.*\].*divide by 255"):
+        m(torch.rand(1, 3, 8, 8) * 255)
+    with pytest.raises(ValueError, match=r"got values in \[-0.5, 0.25\]"):
+        m(torch.linspace(-0.5, 0.25, 3 * 64).reshape(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="NaN"):
+        m(torch.full((1, 3, 8, 8), float("nan")))
+
+
+def test_bad_shapes_and_types():
+    m = MeanLevel()
+    with pytest.raises(ValueError, match="channels"):
+        m(torch.rand(1, 4, 8, 8))
+    with pytest.raises(ValueError, match="shape"):
+        m(torch.rand(1, 1, 3, 8, 8))
+    with pytest.raises(TypeError, match="float"):
+        m(torch.ones(1, 3, 8, 8, dtype=torch.int32))
+    with pytest.raises(TypeError, match="cannot interpret"):
+        m(object())
+    with pytest.raises(ValueError, match="empty"):
+        m([])
+
+
+def test_too_small_raises():
+    with pytest.raises(ImageTooSmallError, match="3×2 px is too small"):
+        MeanLevel()(torch.rand(1, 3, 2, 3))
+
+
+def test_mixed_sizes_are_grouped_and_reordered():
+    m = MeanLevel()
+    images = [torch.rand(3, 8, 8), torch.rand(3, 6, 9), torch.rand(3, 8, 8)]
+    out = m(images)
+    torch.testing.assert_close(out, torch.stack([im.mean() for im in images]))
+    assert sorted(m.calls) == [(1, 3, 6, 9), (2, 3, 8, 8)]
+    mixed = MixedMeanLevel()
+    torch.testing.assert_close(mixed(images), out)
+    assert mixed.calls == [("list", 3)]
+
+
+def test_inference_mode_and_as_loss():
+    m = MeanLevel()
+    x = torch.rand(1, 3, 8, 8, requires_grad=True)
+    assert not m(x).requires_grad
+    m.as_loss = True
+    out = m(x)
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_fr_dispatch_and_errors():
+    m = MeanSquaredError()
+    d, r = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    torch.testing.assert_close(m(d, r), (d - r).pow(2).mean(dim=(1, 2, 3)))
+    torch.testing.assert_close(m(d, ref=r), m(d, r))
+    with pytest.raises(TypeError, match="m\\(dist, ref\\)"):
+        m(d)
+    with pytest.raises(ValueError, match="10×8 but its reference is 8×8"):
+        m(torch.rand(1, 3, 8, 10), torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="2 distorted images but 1 references"):
+        m(d, r[:1])
+    with pytest.raises(ValueError, match="reference images must be in"):
+        m(d, r * 3)
+    pairs_d = [torch.rand(3, 8, 8), torch.rand(3, 6, 5)]
+    pairs_r = [torch.rand(3, 8, 8), torch.rand(3, 6, 5)]
+    expected = torch.stack([(a - b).pow(2).mean() for a, b in zip(pairs_d, pairs_r)])
+    torch.testing.assert_close(m(pairs_d, pairs_r), expected)
+
+
+def test_amp_option_validated():
+    with pytest.raises(ValueError, match="does not support AMP"):
+        NRMetric(amp="bf16")
+    with pytest.raises(ValueError, match="'bf16' or 'fp16'"):
+        type("AmpOK", (NRMetric,), {"supports_amp": True})(amp="int8")
+
+
+# ------------------------------------------------------------------------- registry
+def test_list_and_info():
+    names = iqametrics.list_metrics()
+    assert names == sorted(names) and "psnr" in names
+    assert set(iqametrics.list_metrics("FR")) | set(iqametrics.list_metrics("nr")) == set(names)
+    info = iqametrics.get_info("PSNR")
+    assert isinstance(info, MetricInfo) and info.kind == "FR" and info.higher_is_better
+    with pytest.raises(ValueError, match="kind"):
+        iqametrics.list_metrics("XX")
+
+
+def test_unknown_name_suggests_close_matches():
+    with pytest.raises(UnknownMetricError, match="Did you mean: psnr"):
+        iqametrics.create("psnrr")
+    with pytest.raises(UnknownMetricError, match="iqa list"):
+        iqametrics.create("completely-unknown")
+
+
+def test_create_sets_info_device_and_eval():
+    m = iqametrics.create("psnr", device="cpu", pretrained=False)
+    assert m.info.name == "psnr" and m.device.type == "cpu" and not m.training
+    x = torch.rand(2, 3, 16, 16)
+    assert m(x, x).shape == (2,)
+
+
+def test_as_loss_only_for_differentiable(monkeypatch):
+    import iqametrics.registry as registry
+
+    info = MetricInfo(name="toy-nondiff", kind="NR", higher_is_better=True, score_range=(0, 1), paper="-", licence="-")
+    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: MeanLevel()))
+    with pytest.raises(ValueError, match="not differentiable"):
+        iqametrics.create("toy-nondiff", as_loss=True)
+    assert iqametrics.create("toy-nondiff").info is info
+
+
+def test_metric_info_validation():
+    with pytest.raises(ValueError, match="kind"):
+        MetricInfo(name="x", kind="XR", higher_is_better=True, score_range=(0, 1), paper="", licence="")
+    with pytest.raises(ValueError, match="score_range"):
+        MetricInfo(name="x", kind="NR", higher_is_better=True, score_range=(1, 0), paper="", licence="")
+
+
+def test_every_registered_metric_builds_offline_and_is_documented(monkeypatch):
+    """pretrained=False must never touch the network, for every metric."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("IQAMETRICS_OFFLINE", "1")
+    for name in iqametrics.list_metrics():
+        info = iqametrics.get_info(name)
+        assert info.paper and info.licence and info.description, name
+        m = iqametrics.create(name, pretrained=False)
+        assert m.kind == info.kind, name
