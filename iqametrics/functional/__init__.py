@@ -3,15 +3,22 @@
 Every function takes batches [B, C, H, W] in [0, 1] and returns a tensor [B].
 """
 from .color import quantize_8bit, rgb_to_gray, rgb_to_y, rgb_to_ycbcr
+from .crops import crop_offsets, extract_crops, image_seed, image_seeds
 from .filters import filter2d, gaussian_kernel1d, gaussian_kernel2d, pad, separable_filter2d
+from .pil_resize import pil_resize
 from .resize import imresize
 
 __all__ = [
+    "crop_offsets",
+    "extract_crops",
     "filter2d",
     "gaussian_kernel1d",
     "gaussian_kernel2d",
+    "image_seed",
+    "image_seeds",
     "imresize",
     "pad",
+    "pil_resize",
     "quantize_8bit",
     "rgb_to_gray",
     "rgb_to_y",

@@ -1,0 +1,79 @@
+"""Training losses of the papers, as pure torch functions (the training subpackage reuses them).
+
+Every function takes predictions and targets of shape [N] (or [N, 1]) and returns a scalar tensor
+that keeps the graph.  Each states the paper and the code it follows.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["l1_loss", "pyramidiqa_rank_loss", "pairwise_rank_loss_eq13", "pyramidiqa_loss"]
+
+
+def _flat_pair(pred: Tensor, target: Tensor):
+    pred, target = pred.reshape(-1), target.reshape(-1).to(pred.dtype)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same number of elements, got {pred.numel()} and {target.numel()}")
+    return pred, target
+
+
+# ----------------------------------------------------------------------------- HyperIQA / PyramidIQA
+def l1_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean absolute error ``mean |q − y|``: HyperIQA's training loss (Su et al. 2020; ``SSL92/hyperIQA``
+    ``HyerIQASolver.py``, ``torch.nn.L1Loss``) and PyramidIQA's Eq. (12)."""
+    pred, target = _flat_pair(pred, target)
+    return F.l1_loss(pred, target)
+
+
+def pyramidiqa_rank_loss(pred: Tensor, target: Tensor, margin: float = 0.5, min_gap: float = 0.1) -> Tensor:
+    """Margin ranking hinge over all ordered pairs of a batch, as PyramidIQA's code implements it
+    (``ukeSJTU/CS3324-IQA/ms_hyperIQA/train.py``, ``rank_loss``)::
+
+        L = Σ_{i≠j} m_ij · max(0, margin − sign(y_i − y_j) · (q_i − q_j)) / Σ m_ij,   m_ij = [|y_i − y_j| > min_gap]
+
+    ``margin`` and ``min_gap`` are in label units (the code's 0.5 and 0.1 are for 0–100 MOS; scale
+    them with the labels).  Zero (with a graph) when the batch has no pair farther apart than ``min_gap``.
+    The report's Eq. (13) is a different formula: :func:`pairwise_rank_loss_eq13`.
+    """
+    pred, target = _flat_pair(pred, target)
+    dq = pred[:, None] - pred[None, :]
+    dy = target[:, None] - target[None, :]
+    mask = (dy.abs() > min_gap).to(pred.dtype)
+    hinge = F.relu(margin - torch.sign(dy) * dq) * mask
+    return hinge.sum() / mask.sum().clamp(min=1.0)
+
+
+def pairwise_rank_loss_eq13(pred: Tensor, target: Tensor) -> Tensor:
+    """PyramidIQA report, Eq. (13) (from the course handout; not what its code trains with)::
+
+        L = 1/M Σ_{i<j} max(0, |q_i − q_j| − sign(q_i − q_j) · (y_i − y_j)),   M = N(N − 1)/2
+
+    It vanishes when each predicted pair is ordered like its labels and no farther apart than they are.
+    Zero for a batch of one.
+    """
+    pred, target = _flat_pair(pred, target)
+    n = pred.numel()
+    dq = pred[:, None] - pred[None, :]
+    dy = target[:, None] - target[None, :]
+    terms = F.relu(dq.abs() - torch.sign(dq) * dy)
+    upper = torch.triu(torch.ones(n, n, dtype=torch.bool, device=pred.device), diagonal=1)
+    return (terms * upper).sum() / max(1, n * (n - 1) // 2)
+
+
+def pyramidiqa_loss(pred: Tensor, target: Tensor, rank_weight: float = 0.3, rank: str = "code", **rank_options) -> Tensor:
+    """PyramidIQA's total loss, Eq. (14): ``L1 + λ · L_rank`` with ``λ = 0.3``.
+
+    ``rank="code"`` uses :func:`pyramidiqa_rank_loss` (what the author trained with; ``margin`` and
+    ``min_gap`` may be passed), ``rank="eq13"`` the report's :func:`pairwise_rank_loss_eq13`.
+    """
+    if rank == "code":
+        rank_term = pyramidiqa_rank_loss(pred, target, **rank_options)
+    elif rank == "eq13":
+        if rank_options:
+            raise TypeError(f"the Eq. (13) rank loss takes no options, got {sorted(rank_options)}")
+        rank_term = pairwise_rank_loss_eq13(pred, target)
+    else:
+        raise ValueError(f"rank must be 'code' or 'eq13', got {rank!r}")
+    return l1_loss(pred, target) + rank_weight * rank_term
