@@ -206,6 +206,17 @@ def test_registry_entries():
     assert iqametrics.get_info("pyramidiqa").weights == ("pyramidiqa",)
 
 
+def test_preprocessing_follows_the_weights():
+    """Each weight file is scored with the protocol it was trained and evaluated with."""
+    pyiqa_retrain = iqametrics.create("hyperiqa", pretrained=False, num_crops=1)
+    official = iqametrics.create("hyperiqa.official", pretrained=False, num_crops=1)
+    assert pyiqa_retrain.protocol.resize is None  # pyiqa: native size
+    assert official.protocol.resize == (512, 384)  # SSL92/hyperIQA: Resize((512, 384))
+    assert iqametrics.get_info("hyperiqa.official").score_range == (0.0, 100.0)
+    assert iqametrics.get_info("hyperiqa.official").weights == ("hyperiqa@official",)
+    assert iqametrics.create("hyperiqa", pretrained=False, resize=(512, 384), num_crops=1).protocol.resize == (512, 384)
+
+
 def test_pyramidiqa_explains_missing_weights(monkeypatch, tmp_path):
     monkeypatch.delenv("IQAMETRICS_WEIGHTS_DIR", raising=False)
     monkeypatch.setenv("IQAMETRICS_CACHE", str(tmp_path))

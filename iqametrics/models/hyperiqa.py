@@ -297,6 +297,11 @@ _PAPER_PYRAMIDIQA = (
 )
 
 
+_HYPERIQA_DESCRIPTION = "Hyper network writing a per-patch MLP on ResNet-50 features; mean over 25 crops."
+
+
+# The preprocessing follows the weights: each file is scored with the protocol it was trained and
+# evaluated with (pyiqa's retrain: native size, 5×5 grid; the authors' checkpoint: 512×384 resize).
 @register_metric(
     MetricInfo(
         name="hyperiqa",
@@ -304,19 +309,46 @@ _PAPER_PYRAMIDIQA = (
         higher_is_better=True,
         score_range=(0.0, 1.0),
         paper=_PAPER_HYPERIQA,
-        licence="MIT (official code); default weights: pyiqa's KonIQ-10k retrain (licence not stated)",
+        licence="MIT (official code); weights: pyiqa's KonIQ-10k retrain (licence not stated)",
         weights=("hyperiqa",),
-        description="Hyper network writing a per-patch MLP; ResNet-50, mean of 25 crops of the 512×384-resized image.",
+        aliases=("hyperiqa.pyiqa",),
+        description=_HYPERIQA_DESCRIPTION + " Weights: pyiqa's KonIQ-10k retrain (scores 0-1).",
         notes=(
-            "Default weights (pyiqa's retrain on KonIQ-10k, MOS scaled to [0, 1]) score about 0-1. "
-            "weights='hyperiqa@official' (the authors' KonIQ checkpoint, manual download) scores 0-100."
+            "Weights retrained by pyiqa on KonIQ-10k 512×384 images with MOS scaled to [0, 1]; scored as pyiqa "
+            "evaluates them: native size (short side below 224 upscaled), 25 crops on a 5×5 grid. "
+            "hyperiqa.official uses the authors' checkpoint (0-100) and the official 512×384 resize."
         ),
-    )
+    ),
+    resize=None,
 )
 def _hyperiqa(*, pretrained: bool = True, **options) -> HyperIQA:
     metric = HyperIQA(**options)
     if pretrained:
         metric.load_checkpoint("hyperiqa")
+    return metric
+
+
+@register_metric(
+    MetricInfo(
+        name="hyperiqa.official",
+        kind="NR",
+        higher_is_better=True,
+        score_range=(0.0, 100.0),
+        paper=_PAPER_HYPERIQA,
+        licence="MIT (official code and checkpoint, SSL92/hyperIQA)",
+        weights=("hyperiqa@official",),
+        description=_HYPERIQA_DESCRIPTION + " Weights: the authors' KonIQ-10k checkpoint (scores 0-100).",
+        notes=(
+            "The authors' koniq_pretrained.pkl is on Google Drive and must be downloaded by hand "
+            "(see `iqa info hyperiqa.official`); scored with the official protocol: resize to 512×384 "
+            "(height × width), 25 crops."
+        ),
+    )
+)
+def _hyperiqa_official(*, pretrained: bool = True, **options) -> HyperIQA:
+    metric = HyperIQA(**options)
+    if pretrained:
+        metric.load_checkpoint("hyperiqa@official")
     return metric
 
 

@@ -1,0 +1,57 @@
+"""`iqa score` / `iqa compare` with the default (offline) metrics on real photos from ../shared/data."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageFilter
+
+from iqametrics import cli
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, clive_paths):
+    """Eight LIVE Challenge photos (linked, not copied into the repository)."""
+    folder = tmp_path_factory.mktemp("clive")
+    for p in clive_paths[:8]:
+        (folder / p.name).symlink_to(p)
+    return folder
+
+
+def _scores(output: str, column: str):
+    return [float(r[column]) for r in csv.DictReader(io.StringIO(output))]
+
+
+def test_score_folder_glob_and_file_offline(photos, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("IQAMETRICS_OFFLINE", "1")
+    runner = CliRunner()
+    name = cli.DEFAULT_NR_METRIC
+    folder = runner.invoke(cli.main, ["score", str(photos), "--format", "csv", "-q"])
+    assert folder.exit_code == 0, folder.output
+    values = _scores(folder.stdout, name)
+    assert len(values) == 8 and all(math.isfinite(v) for v in values)
+    globbed = runner.invoke(cli.main, ["score", str(photos / "*"), "--format", "csv", "-q"])
+    assert _scores(globbed.stdout, name) == values
+    first = sorted(photos.iterdir())[0]
+    single = runner.invoke(cli.main, ["score", str(first), "--format", "csv", "-q"])
+    assert _scores(single.stdout, name) == values[:1]
+
+
+def test_compare_image_with_degraded_copy_offline(clive_paths, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("IQAMETRICS_OFFLINE", "1")
+    ref = tmp_path / "ref.png"
+    shutil.copyfile(clive_paths[0], ref) if clive_paths[0].suffix == ".png" else Image.open(clive_paths[0]).save(ref)
+    Image.open(ref).convert("RGB").filter(ImageFilter.GaussianBlur(2)).save(tmp_path / "dist.png")
+    result = CliRunner().invoke(cli.main, ["compare", str(ref), str(tmp_path / "dist.png"), "--format", "csv", "-q"])
+    assert result.exit_code == 0, result.output
+    [value] = _scores(result.stdout, cli.DEFAULT_FR_METRIC)
+    assert math.isfinite(value)
+    same = CliRunner().invoke(cli.main, ["compare", str(ref), str(ref), "--format", "csv", "-q"])
+    [identical] = _scores(same.stdout, cli.DEFAULT_FR_METRIC)
+    assert identical > value  # the default FR metric (SSIM) is higher-better
