@@ -25,7 +25,9 @@ __all__ = [
 
 def _check_pair(pred: Tensor, target: Tensor) -> None:
     if pred.dim() != 1 or pred.shape != target.shape:
-        raise ValueError(f"pred and target must be 1-D of the same length, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"pred and target must be 1-D of the same length, got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
 
 
 def vtamiq_rank_loss(pred: Tensor, target: Tensor, eps: float = 1e-6, normalise_by_pred: bool = False) -> Tensor:

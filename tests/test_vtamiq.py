@@ -141,7 +141,8 @@ def test_probabilities_favour_the_centre():
     centre = p[(64 - 16) // 2, (96 - 16) // 2]
     assert centre == p.max() and centre > 2 * p[0, 0]
     assert torch.allclose(p, p.flip(0)) and torch.allclose(p, p.flip(1))  # centred on the image
-    assert torch.allclose(CAPSampler(16, center_weight=0, diff_weight=0).probabilities(20, 30), torch.full((5 * 15,), 1 / 75.0, dtype=torch.float64))
+    uniform = CAPSampler(16, center_weight=0, diff_weight=0).probabilities(20, 30)
+    assert torch.allclose(uniform, torch.full((5 * 15,), 1 / 75.0, dtype=torch.float64))
 
 
 def test_probabilities_favour_the_regions_that_differ():
@@ -166,9 +167,9 @@ def test_identical_images_use_a_constant_difference_term():
     s = CAPSampler(16)
     maps, _ = s.difference_maps(ref, [ref])
     assert maps[0].max() == 0
-    expected = s.center_weight * CAPSampler(16, diff_weight=0, uniform_weight=0).probabilities(40, 50)  # ∝ centre bias
+    cb = CAPSampler(16, diff_weight=0, uniform_weight=0).probabilities(40, 50)  # ∝ centre bias
+    cb = cb / cb.max()
     p = s.probabilities(40, 50, maps[0][0])
-    cb = expected / expected.max()
     q = s.center_weight * cb + s.diff_weight + s.uniform_weight
     assert torch.allclose(p, q / q.sum())
 
@@ -368,6 +369,16 @@ def test_training_path_has_gradients():
     assert m.vit.pos_embed.grad.abs().sum() > 0
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cpu_and_gpu_sample_the_same_patches_and_agree(small_kadis):
+    ref, dist = _pair(64, 80)
+    maps_cpu, seed_cpu = small_kadis.sampler.difference_maps(ref, [dist])
+    maps_gpu, seed_gpu = small_kadis.sampler.difference_maps(ref.cuda(), [dist.cuda()])
+    assert torch.equal(seed_cpu, seed_gpu) and all(torch.equal(a, b) for a, b in zip(maps_cpu, maps_gpu))
+    gpu = _small(**{**KADIS_CONFIG, "n_patches": 40}).cuda()
+    torch.testing.assert_close(gpu(dist.cuda(), ref.cuda()).cpu(), small_kadis(dist, ref), rtol=0, atol=1e-5)
+
+
 @pytest.mark.needs_data
 def test_real_photos_sampling_follows_the_distortion(pristine_paths, small_paper):
     ref = _photo(pristine_paths[0])
@@ -439,8 +450,9 @@ def test_converter_maps_every_upstream_tensor():
         assert v.shape == own[k].shape, k
     assert sum(v.numel() for v in ours.values()) == sum(v.numel() for v in up.values())
     layer = "transformer.encoder.layer.0."
-    assert torch.equal(ours["vit.blocks.0.attn.qkv.weight"], torch.cat([up[layer + f"attn.{n}.weight"] for n in ("query", "key", "value")]))
-    assert torch.equal(ours["vit.blocks.0.attn.qkv.bias"], torch.cat([up[layer + f"attn.{n}.bias"] for n in ("query", "key", "value")]))
+    for kind in ("weight", "bias"):
+        qkv = torch.cat([up[layer + f"attn.{n}.{kind}"] for n in ("query", "key", "value")])
+        assert torch.equal(ours[f"vit.blocks.0.attn.qkv.{kind}"], qkv)
     assert torch.equal(ours["vit.blocks.0.attn.proj.weight"], up[layer + "attn.out.weight"])
     assert torch.equal(ours["vit.blocks.0.norm1.weight"], up[layer + "attention_norm.weight"])
     assert torch.equal(ours["vit.blocks.0.mlp.fc2.bias"], up[layer + "ffn.fc2.bias"])
@@ -449,7 +461,8 @@ def test_converter_maps_every_upstream_tensor():
     assert torch.equal(ours["vit.norm.bias"], up["transformer.encoder.encoder_norm.bias"])
     assert torch.equal(ours["diffnet.1.blocks.2.body.1.weight"], up["diff_net.1.body.2.body.2.weight"][:, :, 0, 0])
     assert torch.equal(ours["diffnet.1.blocks.2.body.0.weight"], up["diff_net.1.body.2.body.1.weight"])
-    assert torch.equal(ours["diffnet.1.blocks.0.attention.down.weight"], up["diff_net.1.body.0.body.4.conv_du.0.weight"][:, :, 0, 0])
+    down = up["diff_net.1.body.0.body.4.conv_du.0.weight"]
+    assert down.shape == (48, 768, 1, 1) and torch.equal(ours["diffnet.1.blocks.0.attention.down.weight"], down[:, :, 0, 0])
     assert torch.equal(ours["diffnet.1.blocks.0.attention.act.weight"], up["diff_net.1.body.0.body.4.conv_du.1.weight"])
     assert torch.equal(ours["diffnet.1.blocks.0.attention.up.bias"], up["diff_net.1.body.0.body.4.conv_du.2.bias"])
     assert torch.equal(ours["diffnet.1.tail.weight"], up["diff_net.1.body.3.weight"][:, :, 0, 0])
@@ -498,12 +511,20 @@ def test_create_loads_the_weights_dir_in_both_layouts(monkeypatch, tmp_path):
         assert all(torch.equal(loaded[k], source[k]) for k in source)
         ref, dist = _pair()
         assert torch.isfinite(m(dist, ref)).all()
+    # a local file in the authors' layout, any name and format
+    from safetensors.torch import save_file
+
+    path = tmp_path / "my_vtamiq.safetensors"
+    save_file({k: v.contiguous() for k, v in ours_to_upstream(source).items()}, str(path))
+    m = iqametrics.create("vtamiq", weights=str(path), n_patches=16, **SMALL)
+    assert all(torch.equal(m.state_dict()[k], source[k]) for k in source)
 
 
 @pytest.mark.slow
 def test_create_loads_a_full_upstream_checkpoint(monkeypatch, tmp_path):
     up = _upstream_state(layers=6, seed=2)
-    m = _check_weights_dir(monkeypatch, tmp_path, {"epoch": 1, "test_accuracy": 0.9, "model_state_dict": up}, n_patches=64)
+    saved = {"epoch": 1, "test_accuracy": 0.9, "model_state_dict": up}
+    m = _check_weights_dir(monkeypatch, tmp_path, saved, n_patches=64)
     ours = upstream_to_ours(up)
     loaded = m.state_dict()
     assert all(torch.equal(loaded[k], ours[k]) for k in ours)

@@ -148,7 +148,9 @@ def upstream_to_ours(state: Mapping) -> Dict[str, Tensor]:
         hint = " (the optional difference-embedding group, use_diff_embedding=True, is not implemented)" if any(
             k.startswith("diff_embedding.") for k in unknown
         ) else ""
-        raise ValueError(f"VTAMIQ checkpoint has {len(unknown)} tensors this converter does not know{hint}: {unknown[:6]}")
+        raise ValueError(
+            f"VTAMIQ checkpoint has {len(unknown)} tensors this converter does not know{hint}: {unknown[:6]}"
+        )
     for k, kind in sorted({(k, kind) for k, _, kind in qkv}):
         parts = [qkv.get((k, name, kind)) for name in _QKV]
         if any(p is None for p in parts):
