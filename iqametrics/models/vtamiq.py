@@ -272,7 +272,8 @@ class VTAMIQ(FRMetric):
             groups.setdefault(tuple(d.shape), []).append(i)
         order, batches = [], []
         for idx in groups.values():
-            batches.append(self._score_group(torch.stack([dists[i] for i in idx]), torch.stack([refs[i] for i in idx])))
+            dist, ref = torch.stack([dists[i] for i in idx]), torch.stack([refs[i] for i in idx])
+            batches.append(self._score_group(dist, ref))
             order.append(idx)
         ref_p, dist_p, position, scale = (torch.cat(t) for t in zip(*batches))
         q = self.forward_patches(ref_p, dist_p, position, scale if self.scale_embed is not None else None)
@@ -296,14 +297,12 @@ class VTAMIQ(FRMetric):
         state, _ = load_state(source)
         depth = len(self.vit.blocks)
         own = set(self.vit.state_dict())
-        kept, skipped, unknown = {}, [], []
+        kept, unknown = {}, []
         for key, value in state.items():
             if key in own:
                 kept[key] = value
-            elif key.startswith("head.") or (key.startswith("blocks.") and int(key.split(".")[1]) >= depth):
-                skipped.append(key)
-            else:
-                unknown.append(key)
+            elif not (key.startswith("head.") or (key.startswith("blocks.") and int(key.split(".")[1]) >= depth)):
+                unknown.append(key)  # the classifier and the blocks beyond `depth` are skipped by name
         missing = sorted(own - set(kept))
         if unknown or missing:
             raise ValueError(f"not a timm ViT-B/16 state dict: unexpected {unknown[:5]}, missing {missing[:5]}")
