@@ -6,6 +6,12 @@ from .color import quantize_8bit, rgb_to_gray, rgb_to_y, rgb_to_ycbcr
 from .filters import filter2d, gaussian_kernel1d, gaussian_kernel2d, pad, separable_filter2d
 from .resize import imresize
 
+# --- classic FR metrics, part B (VIF, VIFp, NLPD, MAD) and their pyramids
+from .mad import mad
+from .nlpd import nlpd
+from .pyramids import laplacian_pyramid, steerable_pyramid
+from .vif import vif, vifp
+
 __all__ = [
     "filter2d",
     "gaussian_kernel1d",
@@ -17,4 +23,11 @@ __all__ = [
     "rgb_to_y",
     "rgb_to_ycbcr",
     "separable_filter2d",
+    # classic FR metrics, part B
+    "laplacian_pyramid",
+    "mad",
+    "nlpd",
+    "steerable_pyramid",
+    "vif",
+    "vifp",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["rgb_to_gray", "rgb_to_y", "rgb_to_ycbcr", "quantize_8bit", "to_gray_if_rgb"]
+__all__ = ["rgb_to_gray", "rgb_to_y", "rgb_to_ycbcr", "quantize_8bit", "to_gray_if_rgb", "rgb_to_gray_8bit"]
 
 # MATLAB rgb2gray: the luma row of rgb2ntsc (ITU-R BT.601), applied to the input range as is.
 _GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
@@ -54,3 +54,17 @@ def quantize_8bit(x: Tensor) -> Tensor:
 
 def to_gray_if_rgb(x: Tensor) -> Tensor:
     return rgb_to_gray(x) if x.shape[1] == 3 else x
+
+
+def rgb_to_gray_8bit(x: Tensor, *, quantize: bool = True) -> Tensor:
+    """``rgb2gray(imread(file))`` in [0, 1]: [B,3,H,W] (or [B,1,H,W]) -> [B,1,H,W].
+
+    MATLAB's ``rgb2gray`` of a ``uint8`` image returns ``uint8``, so the official MATLAB codes
+    that start from ``rgb2gray(imread(...))`` see 8-bit grey levels: the RGB input is rounded to
+    8 bit, converted, and rounded again.  ``quantize=False`` skips both roundings (for losses:
+    rounding has no useful gradient).
+    """
+    if quantize:
+        x = quantize_8bit(x)
+    g = rgb_to_gray(x) if x.shape[1] == 3 else x
+    return quantize_8bit(g) if quantize else g
