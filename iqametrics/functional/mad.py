@@ -96,20 +96,26 @@ def _csf(h: int, w: int, device, dtype, nfreq: float = 32.0) -> Tensor:
     """``ifftshift(make_csf(h, w, 32)')``: the CSF of MAD_index.m laid out like ``fft2``."""
     key = (h, w, device, dtype, nfreq)
     if key not in _CSF_CACHE:
-        # make_csf(x=h, y=w): meshgrid over (-x/2+0.5 : x/2-0.5) and (-y/2+0.5 : y/2-0.5),
-        # normalised by y = w, then transposed to h × w
-        u = torch.arange(h, dtype=torch.float64) - h / 2 + 0.5
-        v = torch.arange(w, dtype=torch.float64) - w / 2 + 0.5
-        re = u.view(h, 1).expand(h, w) / w * 2 * nfreq
-        im = v.view(1, w).expand(h, w) / w * 2 * nfreq
-        radfreq = torch.sqrt(re * re + im * im)
-        omega = 0.7  # symmetry parameter: about 3 dB down along the diagonals
-        s = (1 - omega) / 2 * torch.cos(4 * torch.atan2(im, re)) + (1 + omega) / 2
-        radfreq = radfreq / s
-        csf = 2.6 * (0.0192 + 0.114 * radfreq) * torch.exp(-((0.114 * radfreq) ** 1.1))
-        csf = torch.where(radfreq < 7.8909, torch.full_like(csf, 0.9809), csf)
-        _CSF_CACHE[key] = torch.fft.ifftshift(csf).to(device=device, dtype=dtype)
+        with torch.inference_mode(False):  # cached tensors must also serve autograd calls
+            _CSF_CACHE[key] = _make_csf(h, w, nfreq).to(device=device, dtype=dtype)
     return _CSF_CACHE[key]
+
+
+def _make_csf(h: int, w: int, nfreq: float) -> Tensor:
+    """``ifftshift(make_csf(h, w, nfreq)')`` in float64."""
+    # make_csf(x=h, y=w): meshgrid over (-x/2+0.5 : x/2-0.5) and (-y/2+0.5 : y/2-0.5),
+    # normalised by y = w, then transposed to h × w
+    u = torch.arange(h, dtype=torch.float64) - h / 2 + 0.5
+    v = torch.arange(w, dtype=torch.float64) - w / 2 + 0.5
+    re = u.view(h, 1).expand(h, w) / w * 2 * nfreq
+    im = v.view(1, w).expand(h, w) / w * 2 * nfreq
+    radfreq = torch.sqrt(re * re + im * im)
+    omega = 0.7  # symmetry parameter: about 3 dB down along the diagonals
+    s = (1 - omega) / 2 * torch.cos(4 * torch.atan2(im, re)) + (1 + omega) / 2
+    radfreq = radfreq / s
+    csf = 2.6 * (0.0192 + 0.114 * radfreq) * torch.exp(-((0.114 * radfreq) ** 1.1))
+    csf = torch.where(radfreq < 7.8909, torch.full_like(csf, 0.9809), csf)
+    return torch.fft.ifftshift(csf)
 
 
 def _ical_std(err: Tensor, ref: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -181,35 +187,41 @@ def _log_gabor_bank(h: int, w: int, device, dtype) -> Tensor:
     """The 5×4 log-Gabor transfer functions of ``gaborconvolve`` (MAD_index.m), fft2 layout."""
     key = (h, w, device, dtype)
     if key not in _GABOR_CACHE:
-        nscale, norient, min_wavelength, mult, sigma_on_f, d_theta_on_sigma = 5, 4, 3.0, 3.0, 0.55, 1.5
-        xs = (torch.arange(w, dtype=torch.float64) - w / 2) / (w / 2)
-        ys = (torch.arange(h, dtype=torch.float64) - h / 2) / (h / 2)
-        x = xs.view(1, w).expand(h, w)
-        y = ys.view(h, 1).expand(h, w)
-        radius = torch.sqrt(x * x + y * y)
-        cy, cx = _matlab_round(h / 2 + 1) - 1, _matlab_round(w / 2 + 1) - 1
-        radius[cy, cx] = 1.0  # avoid log(0) at the centre (the original's fudge)
-        log_radius = torch.log(radius)
-        theta = torch.atan2(-y, x)
-        sin_t, cos_t = torch.sin(theta), torch.cos(theta)
-        theta_sigma = math.pi / norient / d_theta_on_sigma
-        radial = []
-        for s in range(nscale):
-            rfo = (1.0 / (min_wavelength * mult**s)) / 0.5
-            g = torch.exp((log_radius - math.log(rfo)) ** 2 / -(2 * math.log(sigma_on_f) ** 2))
-            g[cy, cx] = 0.0
-            radial.append(g)
-        bank = []
-        for s in range(nscale):  # order (scale, orientation) as EO{s, o}
-            for o in range(norient):
-                angle = o * math.pi / norient
-                ds = sin_t * math.cos(angle) - cos_t * math.sin(angle)
-                dc = cos_t * math.cos(angle) + sin_t * math.sin(angle)
-                dtheta = torch.atan2(ds, dc).abs()
-                spread = torch.exp(-(dtheta**2) / (2 * theta_sigma**2))
-                bank.append(torch.fft.fftshift(radial[s] * spread))
-        _GABOR_CACHE[key] = torch.stack(bank).to(device=device, dtype=dtype)
+        with torch.inference_mode(False):  # cached tensors must also serve autograd calls
+            _GABOR_CACHE[key] = _make_log_gabor_bank(h, w).to(device=device, dtype=dtype)
     return _GABOR_CACHE[key]
+
+
+def _make_log_gabor_bank(h: int, w: int) -> Tensor:
+    """The 20 transfer functions (scale-major) in float64, fft2 layout."""
+    nscale, norient, min_wavelength, mult, sigma_on_f, d_theta_on_sigma = 5, 4, 3.0, 3.0, 0.55, 1.5
+    xs = (torch.arange(w, dtype=torch.float64) - w / 2) / (w / 2)
+    ys = (torch.arange(h, dtype=torch.float64) - h / 2) / (h / 2)
+    x = xs.view(1, w).expand(h, w)
+    y = ys.view(h, 1).expand(h, w)
+    radius = torch.sqrt(x * x + y * y)
+    cy, cx = _matlab_round(h / 2 + 1) - 1, _matlab_round(w / 2 + 1) - 1
+    radius[cy, cx] = 1.0  # avoid log(0) at the centre (the original's fudge)
+    log_radius = torch.log(radius)
+    theta = torch.atan2(-y, x)
+    sin_t, cos_t = torch.sin(theta), torch.cos(theta)
+    theta_sigma = math.pi / norient / d_theta_on_sigma
+    radial = []
+    for s in range(nscale):
+        rfo = (1.0 / (min_wavelength * mult**s)) / 0.5
+        g = torch.exp((log_radius - math.log(rfo)) ** 2 / -(2 * math.log(sigma_on_f) ** 2))
+        g[cy, cx] = 0.0
+        radial.append(g)
+    bank = []
+    for s in range(nscale):  # order (scale, orientation) as EO{s, o}
+        for o in range(norient):
+            angle = o * math.pi / norient
+            ds = sin_t * math.cos(angle) - cos_t * math.sin(angle)
+            dc = cos_t * math.cos(angle) + sin_t * math.sin(angle)
+            dtheta = torch.atan2(ds, dc).abs()
+            spread = torch.exp(-(dtheta**2) / (2 * theta_sigma**2))
+            bank.append(torch.fft.fftshift(radial[s] * spread))
+    return torch.stack(bank)
 
 
 def _ical_stat(mag: Tensor) -> Tuple[Tensor, Tensor, Tensor]:

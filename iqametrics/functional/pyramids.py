@@ -71,14 +71,21 @@ _SP5_CACHE: dict = {}
 def _sp5(device, dtype):
     key = (device, dtype)
     if key not in _SP5_CACHE:
-        mk = lambda v: torch.tensor(v, dtype=torch.float64).to(device=device, dtype=dtype)  # noqa: E731
-        _SP5_CACHE[key] = (
-            mk(_sp5_filters.HI0FILT),
-            mk(_sp5_filters.LO0FILT),
-            2 * mk(_sp5_filters.LOFILT_HALF),
-            mk(_sp5_filters.BFILTS),
-        )
+        with torch.inference_mode(False):  # cached tensors must also serve autograd calls
+            _SP5_CACHE[key] = _make_sp5(device, dtype)
     return _SP5_CACHE[key]
+
+
+def _make_sp5(device, dtype):
+    def mk(v):
+        return torch.tensor(v, dtype=torch.float64).to(device=device, dtype=dtype)
+
+    return (
+        mk(_sp5_filters.HI0FILT),
+        mk(_sp5_filters.LO0FILT),
+        2 * mk(_sp5_filters.LOFILT_HALF),
+        mk(_sp5_filters.BFILTS),
+    )
 
 
 def steerable_pyramid_max_height(height: int, width: int, filter_size: int = 9) -> int:
@@ -193,8 +200,6 @@ def laplacian_pyramid(x: Tensor, levels: int = 6, kernel: Sequence[float] = BURT
     pyr = []
     j = x
     for _ in range(levels - 1):
-        if min(j.shape[-2:]) < 3:
-            raise ValueError(f"image too small for a {levels}-level Laplacian pyramid")
         low = _pyr_down(j, k)
         pyr.append(j - _pyr_up(low, k, j.shape[-2:]))
         j = low
