@@ -192,7 +192,7 @@ def test_steerable_pyramid_matches_pyrtools():
 
 
 def test_steerable_pyramid_band_selection_and_validation():
-    x = torch.rand(2, 1, 80, 96, dtype=torch.float64)
+    x = torch.rand(2, 1, 80, 96)
     full = steerable_pyramid(x, 4)
     part = steerable_pyramid(x, 4, orientations=(0, 3), highpass=False)
     assert part.highpass is None
@@ -205,6 +205,7 @@ def test_steerable_pyramid_band_selection_and_validation():
         steerable_pyramid(x, 2, orientations=(6,))
 
 
+@pytest.mark.slow  # importing piq takes seconds
 def test_vifp_matches_piq(pristine_paths):
     """piq.vif_p (permissive) implements the same vifp_mscale.m; grey input, no 8-bit rounding.
     Tolerance 1e-5: piq's stabiliser is 1e-8 (official 1e-10) and we filter in float32."""
@@ -348,3 +349,14 @@ def test_all_six_orientations_option(photos):
     six = iqametrics.create("vif", orientations=range(6))(d, x).item()
     two = iqametrics.create("vif")(d, x).item()
     assert 0 < six < 1 and 0 < two < 1 and six != two
+
+
+def test_vif_flat_reference_is_nan_for_that_image_only(photos):
+    """No texture, no information: MATLAB's inv(Cu) gives Inf and VIF NaN; the rest of the
+    batch must not be affected (and nothing may raise)."""
+    flat = torch.full_like(photos[0], 0.5)
+    dist = torch.stack([flat, _blur(photos[0], 1.0)])
+    ref = torch.stack([flat, photos[0]])
+    scores = iqametrics.create("vif")(dist, ref)
+    assert torch.isnan(scores[0])
+    assert scores[1] == pytest.approx(iqametrics.create("vif")(dist[1:], ref[1:]).item(), rel=1e-6)

@@ -244,14 +244,16 @@ def mad_appearance(dist: Tensor, ref: Tensor) -> Tensor:
     bank = _log_gabor_bank(h, w, ref.device, ref.dtype)  # [20, H, W]
     spectra = torch.fft.fft2(torch.cat([ref, dist]))  # [2B, 1, H, W]
     weights = torch.tensor(SCALE_WEIGHTS, dtype=ref.dtype, device=ref.device)
-    weights = weights / weights.sum()
+    weights = (weights / weights.sum()).repeat_interleave(bank.shape[0] // len(SCALE_WEIGHTS))
+    # bands in groups of at most ~2^25 complex samples: all 20 at once for one 512×384 pair,
+    # one at a time for 16 pairs of 1024×768 (bounds the memory at about 1 GB)
+    group = max(1, min(bank.shape[0], (1 << 25) // (2 * b * h * w)))
     total = None
-    n_orient = bank.shape[0] // len(SCALE_WEIGHTS)
-    for s in range(len(SCALE_WEIGHTS)):  # one scale at a time bounds the memory
-        mag = torch.fft.ifft2(spectra * bank[s * n_orient : (s + 1) * n_orient]).abs()
+    for start in range(0, bank.shape[0], group):
+        mag = torch.fft.ifft2(spectra * bank[start : start + group]).abs()  # [2B, group, H, W]
         std, skw, krt = _ical_stat(mag)
         diff = (std[:b] - std[b:]).abs() + 2 * (skw[:b] - skw[b:]).abs() + (krt[:b] - krt[b:]).abs()
-        term = weights[s] * diff.sum(dim=1, keepdim=True)
+        term = (weights[start : start + group].view(1, -1, 1, 1) * diff).sum(dim=1, keepdim=True)
         total = term if total is None else total + term
     mp = _cell_fill(total, h, w)[..., BLOCK : h - BLOCK - 1, BLOCK : w - BLOCK - 1]
     return mp.pow(2).flatten(1).mean(1).sqrt()

@@ -12,7 +12,9 @@ Sheikh & Bovik, "Image information and visual quality", IEEE TIP 15(2):430-444, 
 
 Both take RGB (or grey) batches in [0, 1] and, by default, score the 8-bit grey image of MATLAB
 ``rgb2gray`` on the 0-255 scale, as the official scripts are run on ``rgb2gray(imread(...))``.
-Scores are 1 for identical images, lower for distortions (above 1 for contrast enhancement).
+Scores are 1 for identical images, lower for distortions (above 1 for contrast enhancement);
+a reference without any texture (a constant image) carries no information and scores NaN, as
+with the official code.
 """
 from __future__ import annotations
 
@@ -109,11 +111,16 @@ def _gsm_information(y: Tensor, yn: Tensor, win: int, block: int, sigma_nsq: flo
     # reference GSM (refparams_vecgsm): covariance of all overlapping M×M vectors ...
     flat = y.reshape(b * c, 1, h3, w3)
     patches = F.unfold(flat, block)  # [BC, M², L]
-    centred = patches - patches.mean(dim=-1, keepdim=True)
-    cu = centred @ centred.transpose(1, 2) / patches.shape[-1]
+    mean = patches.mean(dim=-1, keepdim=True)
+    # E[xxᵀ] - m mᵀ: subbands are band-pass (m ≈ 0), so there is nothing to cancel in float64
+    cu = patches @ patches.transpose(1, 2) / patches.shape[-1] - mean @ mean.transpose(1, 2)
     # ... and the multiplier field s² = x' Cu⁻¹ x / M² of the non-overlapping vectors
     vecs = F.unfold(flat, block, stride=block)  # [BC, M², nb]
-    ss = (torch.linalg.solve(cu, vecs) * vecs).sum(dim=1) / (block * block)
+    sol, info = torch.linalg.solve_ex(cu, vecs)
+    ss = (sol * vecs).sum(dim=1) / (block * block)
+    # a flat subband has a singular Cu: MATLAB's inv gives Inf and the score NaN; so do we,
+    # for that image only, instead of raising for the whole batch
+    ss = torch.where((info > 0).view(-1, 1), torch.full_like(ss, math.nan), ss)
     ss = ss.reshape(b, c, h3 // block, w3 // block)
     lam = torch.linalg.eigvalsh(cu).reshape(b, c, -1, 1, 1)
 
