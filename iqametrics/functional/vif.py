@@ -88,6 +88,21 @@ def _block_centre_sums(t: Tensor, win: int, block: int) -> Tensor:
     return out[..., :nh, :nw]
 
 
+def _vector_covariance(flat: Tensor, block: int) -> Tensor:
+    """Covariance [N, M², M²] of all overlapping M×M vectors of each map of ``flat`` [N, 1, H, W]
+    (``refparams_vecgsm``: biased, normalised by their number)."""
+    # the M²-fold copy of unfold is made for a few maps at a time (about 2^25 samples)
+    per_map = block * block * (flat.shape[-2] - block + 1) * (flat.shape[-1] - block + 1)
+    step = max(1, (1 << 25) // max(per_map, 1))
+    out = []
+    for chunk in flat.split(step):
+        patches = F.unfold(chunk, block)  # [n, M², L]
+        mean = patches.mean(dim=-1, keepdim=True)
+        # E[xxᵀ] - m mᵀ: subbands are band-pass (m ≈ 0), so nothing cancels in float64
+        out.append(patches @ patches.transpose(1, 2) / patches.shape[-1] - mean @ mean.transpose(1, 2))
+    return torch.cat(out)
+
+
 def _gsm_information(y: Tensor, yn: Tensor, win: int, block: int, sigma_nsq: float) -> Tuple[Tensor, Tensor]:
     """Information terms of one pyramid level (all its chosen subbands): (num, den) per image.
 
@@ -110,10 +125,7 @@ def _gsm_information(y: Tensor, yn: Tensor, win: int, block: int, sigma_nsq: flo
 
     # reference GSM (refparams_vecgsm): covariance of all overlapping M×M vectors ...
     flat = y.reshape(b * c, 1, h3, w3)
-    patches = F.unfold(flat, block)  # [BC, M², L]
-    mean = patches.mean(dim=-1, keepdim=True)
-    # E[xxᵀ] - m mᵀ: subbands are band-pass (m ≈ 0), so there is nothing to cancel in float64
-    cu = patches @ patches.transpose(1, 2) / patches.shape[-1] - mean @ mean.transpose(1, 2)
+    cu = _vector_covariance(flat, block)
     # ... and the multiplier field s² = x' Cu⁻¹ x / M² of the non-overlapping vectors
     vecs = F.unfold(flat, block, stride=block)  # [BC, M², nb]
     sol, info = torch.linalg.solve_ex(cu, vecs)
