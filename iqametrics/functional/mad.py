@@ -8,9 +8,10 @@ Follows the authors' ``MAD_index.m`` (release 2011, with ``ical_std.c`` / ``ical
 * detection-based index ``d_detect`` (``hi_index``): 8-bit grey levels to perceived luminance
   ``0.02874 · v^(2.2/3)``, a contrast sensitivity function applied in the Fourier domain
   (``make_csf(M, N, 32)``: 32 cycles per degree), local statistics on 16×16
-  blocks every 4 pixels (error std, minimum std of the four 8×8 sub-blocks of the reference,
-  reference mean), a log-contrast masking map weighting the local MSE of the grey images,
-  then 200 × the RMS of the map with a 16-pixel border removed;
+  blocks every 4 pixels (error std, reference mean, and as reference std the smallest std of
+  the 8×8 blocks at the block origin and 4 px below/right of it: the probes of ``ical_std.c``,
+  not the four quadrants of the paper), a log-contrast masking map weighting the local MSE of
+  the grey images, then 200 × the RMS of the map with a 16-pixel border removed;
 * appearance-based index ``d_appear`` (``lo_index``): a log-Gabor decomposition (5 scales,
   4 orientations, wavelengths 3·3^s, sigmaOnf 0.55) of the grey images, block standard
   deviation, skewness and kurtosis of every band's magnitude, their weighted absolute

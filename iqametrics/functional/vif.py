@@ -92,11 +92,14 @@ def _vector_covariance(flat: Tensor, block: int) -> Tensor:
     """Covariance [N, M², M²] of all overlapping M×M vectors of each map of ``flat`` [N, 1, H, W]
     (``refparams_vecgsm``: biased, normalised by their number)."""
     # the M²-fold copy of unfold is made for a few maps at a time (about 2^25 samples)
-    per_map = block * block * (flat.shape[-2] - block + 1) * (flat.shape[-1] - block + 1)
-    step = max(1, (1 << 25) // max(per_map, 1))
+    lh, lw = flat.shape[-2] - block + 1, flat.shape[-1] - block + 1
+    step = max(1, (1 << 25) // (block * block * lh * lw))
     out = []
-    for chunk in flat.split(step):
-        patches = F.unfold(chunk, block)  # [n, M², L]
+    for chunk in flat[:, 0].split(step):
+        # [n, M², L] (F.unfold's layout; stacking the shifted views is faster than im2col)
+        patches = torch.stack(
+            [chunk[:, i : i + lh, j : j + lw] for i in range(block) for j in range(block)], dim=1
+        ).flatten(2)
         mean = patches.mean(dim=-1, keepdim=True)
         # E[xxᵀ] - m mᵀ: subbands are band-pass (m ≈ 0), so nothing cancels in float64
         out.append(patches @ patches.transpose(1, 2) / patches.shape[-1] - mean @ mean.transpose(1, 2))
