@@ -218,6 +218,18 @@ def test_vifp_matches_piq(pristine_paths):
     assert ours == pytest.approx(theirs, rel=1e-5)
 
 
+@pytest.mark.slow  # importing torchmetrics takes seconds
+def test_vifp_matches_torchmetrics(pristine_paths):
+    """torchmetrics' VisualInformationFidelity is the same pixel-domain VIF (per channel, on the
+    values as given: here grey on the 0-255 scale).  Same 1e-5 tolerance and reasons as piq."""
+    tm = pytest.importorskip("torchmetrics.functional.image")
+    grey = iqametrics.functional.rgb_to_gray(_photo(pristine_paths[1], 128)[None])
+    dist = _blur(grey[0], 1.0)[None]
+    ours = vifp(dist.double(), grey.double(), quantize=False).item()
+    theirs = tm.visual_information_fidelity(dist.double() * 255, grey.double() * 255).item()
+    assert ours == pytest.approx(theirs, rel=1e-5)
+
+
 # --------------------------------------------------------------------------------- properties
 METRICS = ("vif", "vifp", "nlpd", "mad")
 
