@@ -372,3 +372,19 @@ def test_vif_flat_reference_is_nan_for_that_image_only(photos):
     scores = iqametrics.create("vif")(dist, ref)
     assert torch.isnan(scores[0])
     assert scores[1] == pytest.approx(iqametrics.create("vif")(dist[1:], ref[1:]).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["vif", "nlpd"])
+def test_y_channel_variant(name, photos):
+    """color="y": the Y of rgb2ycbcr on 8-bit RGB, rounded to 8 bit (MATLAB uint8 output)."""
+    from iqametrics.functional.color import quantize_8bit, rgb_to_y
+
+    ref = photos[0][None]
+    dist = _noise(photos[0], 0.05)[None]
+    y8 = lambda t: quantize_8bit(rgb_to_y(quantize_8bit(t)))  # noqa: E731
+    via_option = iqametrics.create(name, color="y")(dist, ref)
+    via_grey = iqametrics.create(name)(y8(dist), y8(ref))
+    torch.testing.assert_close(via_option, via_grey)
+    assert via_option.item() != pytest.approx(iqametrics.create(name)(dist, ref).item(), rel=1e-4)
+    with pytest.raises(ValueError, match="color"):
+        iqametrics.create(name, color="lab")

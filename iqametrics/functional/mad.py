@@ -265,12 +265,14 @@ def mad(
     ref: Tensor,
     *,
     quantize: bool = True,
+    color: str = "gray",
     thresholds: Tuple[float, float] = (THRESH1, THRESH2),
 ) -> Tensor:
     """MAD per image: [B, C, H, W] pairs in [0, 1] -> [B] (0 = identical, higher is worse).
 
     ``quantize`` rounds to 8-bit RGB and 8-bit grey (``rgb2gray`` of a ``uint8`` image, the
-    input of the official code).  ``thresholds`` are the blending constants (2.55, 3.35) of
+    input of the official code); ``color="y"`` uses the Y of ``rgb2ycbcr`` instead of
+    ``rgb2gray``.  ``thresholds`` are the blending constants (2.55, 3.35) of
     ``MAD_index.m``.
     """
     if dist.shape != ref.shape or dist.dim() != 4:
@@ -280,8 +282,8 @@ def mad(
     h, w = ref.shape[-2:]
     if min(h, w) < 2 * BLOCK + 2:
         raise ValueError(f"MAD needs images of at least {2 * BLOCK + 2} px per side, got {w}×{h}")
-    x = rgb_to_gray_8bit(ref, quantize=quantize).double() * 255.0
-    y = rgb_to_gray_8bit(dist, quantize=quantize).double() * 255.0
+    x = rgb_to_gray_8bit(ref, quantize=quantize, color=color).double() * 255.0
+    y = rgb_to_gray_8bit(dist, quantize=quantize, color=color).double() * 255.0
     d_detect = mad_detection(y, x)
     d_appear = mad_appearance(y, x)
     t1, t2 = thresholds

@@ -36,11 +36,12 @@ NLPD_WEIGHTS = (
 )
 
 
-def nlpd(dist: Tensor, ref: Tensor, *, quantize: bool = True) -> Tensor:
+def nlpd(dist: Tensor, ref: Tensor, *, quantize: bool = True, color: str = "gray") -> Tensor:
     """NLPD per image: [B, C, H, W] pairs in [0, 1] -> [B] (0 = identical).
 
     ``quantize`` rounds to 8-bit RGB and 8-bit grey (``rgb2gray`` of a ``uint8`` image); set it
-    false for gradients.  Images need at least 32 px per side (six levels).
+    false for gradients; ``color="y"`` uses the Y of ``rgb2ycbcr`` instead of ``rgb2gray``.
+    Images need at least 32 px per side (six levels).
     """
     if dist.shape != ref.shape or dist.dim() != 4:
         raise ValueError(
@@ -49,7 +50,8 @@ def nlpd(dist: Tensor, ref: Tensor, *, quantize: bool = True) -> Tensor:
     b = dist.shape[0]
     # double precision reproduces the published scores to ~1e-14; the sparse filters below
     # keep it cheap
-    both = torch.cat([rgb_to_gray_8bit(ref, quantize=quantize), rgb_to_gray_8bit(dist, quantize=quantize)]).double()
+    both = torch.cat([ref, dist])
+    both = rgb_to_gray_8bit(both, quantize=quantize, color=color).double()
     levels = laplacian_pyramid(both, len(NLPD_SIGMAS))
     rms = []
     for lap, sigma, weights in zip(levels, NLPD_SIGMAS, NLPD_WEIGHTS):

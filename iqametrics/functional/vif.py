@@ -37,8 +37,8 @@ VIF_MIN_SIZE = 72
 VIFP_MIN_SIZE = 41
 
 
-def _gray_255(x: Tensor, quantize: bool, dtype) -> Tensor:
-    return rgb_to_gray_8bit(x, quantize=quantize).to(dtype) * 255.0
+def _gray_255(x: Tensor, quantize: bool, dtype, color: str) -> Tensor:
+    return rgb_to_gray_8bit(x, quantize=quantize, color=color).to(dtype) * 255.0
 
 
 def _check_pair(dist: Tensor, ref: Tensor) -> None:
@@ -158,6 +158,7 @@ def vif(
     orientations: Sequence[int] = (0, 3),
     levels: int = 4,
     quantize: bool = True,
+    color: str = "gray",
 ) -> Tensor:
     """Wavelet-domain VIF of ``vifvec.m`` per image: [B, C, H, W] pairs in [0, 1] -> [B].
 
@@ -170,6 +171,8 @@ def vif(
             ``2^(levels - l) + 1`` samples wide, as in the official code.
         quantize: round to 8-bit RGB and 8-bit grey as ``rgb2gray(imread(...))`` does; set
             false for gradients.
+        color: ``"gray"`` (MATLAB ``rgb2gray``, as the published scores) or ``"y"`` (Y of
+            ``rgb2ycbcr``).
     Images must be at least 72 px on each side for four levels (``maxPyrHt``).
     """
     _check_pair(dist, ref)
@@ -178,8 +181,8 @@ def vif(
     # the pyramid in float32 moves scores by < 1e-6 relative; the window moments (differences
     # of large sums) and the 9×9 solves need double precision
     work = torch.float64
-    x = _gray_255(ref, quantize, torch.float32)
-    y = _gray_255(dist, quantize, torch.float32)
+    x = _gray_255(ref, quantize, torch.float32, color)
+    y = _gray_255(dist, quantize, torch.float32, color)
     both = torch.cat([x, y], dim=0)
     pyr = steerable_pyramid(both, levels, orientations=orientations, highpass=False)
     b = x.shape[0]
@@ -194,7 +197,7 @@ def vif(
     return (num / den).to(dist.dtype)
 
 
-def vifp(dist: Tensor, ref: Tensor, *, sigma_nsq: float = 2.0, quantize: bool = True) -> Tensor:
+def vifp(dist: Tensor, ref: Tensor, *, sigma_nsq: float = 2.0, quantize: bool = True, color: str = "gray") -> Tensor:
     """Pixel-domain VIF of ``vifp_mscale.m`` per image: [B, C, H, W] pairs in [0, 1] -> [B].
 
     Four scales; at scale ``s`` (1..4) a Gaussian window of ``N = 2^(5-s) + 1`` taps and
@@ -202,12 +205,13 @@ def vifp(dist: Tensor, ref: Tensor, *, sigma_nsq: float = 2.0, quantize: bool = 
     decimated by two before scales 2-4.  Needs images of at least 41 px per side.
     Computed in float32 on images centred on the reference mean (the local moments are
     shift-invariant): scores agree with the double-precision original to ~1e-5 relative.
+    ``quantize`` and ``color`` as in :func:`vif`.
     """
     _check_pair(dist, ref)
     if min(ref.shape[-2:]) < VIFP_MIN_SIZE:
         raise ValueError(f"vifp needs images of at least {VIFP_MIN_SIZE} px per side, got {tuple(ref.shape[-2:])}")
-    x = _gray_255(ref, quantize, torch.float32)
-    y = _gray_255(dist, quantize, torch.float32)
+    x = _gray_255(ref, quantize, torch.float32, color)
+    y = _gray_255(dist, quantize, torch.float32, color)
     centre = x.mean(dim=(-2, -1), keepdim=True)
     x, y = x - centre, y - centre
     num = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)

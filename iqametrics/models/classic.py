@@ -43,6 +43,7 @@ def _psnr(*, pretrained: bool = True, **options):
 # --- classic FR metrics, part B: VIF, VIFp, NLPD, MAD ------------------------------------------
 # Each scores the 8-bit grey image of MATLAB rgb2gray as the official scripts do; as a loss
 # (create(..., as_loss=True)) the 8-bit rounding is skipped so that gradients flow.
+from ..functional.color import check_grey_color  # noqa: E402
 from ..functional.mad import mad as _mad_fn  # noqa: E402
 from ..functional.nlpd import nlpd as _nlpd_fn  # noqa: E402
 from ..functional.vif import VIF_MIN_SIZE, VIFP_MIN_SIZE  # noqa: E402
@@ -51,12 +52,15 @@ from ..functional.vif import vifp as _vifp_fn  # noqa: E402
 
 
 class _GreyFR(FRMetric):
-    """FR metric on MATLAB ``rgb2gray`` grey levels; ``quantize`` rounds to 8 bit like the
-    official scripts reading ``uint8`` files (skipped when used as a loss)."""
+    """FR metric on MATLAB ``rgb2gray`` grey levels (``color="y"``: the Y of ``rgb2ycbcr``);
+    ``quantize`` rounds to 8 bit like the official scripts reading ``uint8`` files (skipped when
+    used as a loss)."""
 
-    def __init__(self, quantize: bool = True, **kwargs):
+    def __init__(self, quantize: bool = True, color: str = "gray", **kwargs):
         super().__init__(**kwargs)
+        check_grey_color(color)
         self.quantize = bool(quantize)
+        self.color = color
 
     def _quantize(self) -> bool:
         return self.quantize and not self.as_loss
@@ -68,8 +72,8 @@ class VIF(_GreyFR):
 
     min_size = (VIF_MIN_SIZE, VIF_MIN_SIZE)
 
-    def __init__(self, sigma_nsq: float = 0.4, orientations=(0, 3), quantize: bool = True, **kwargs):
-        super().__init__(quantize=quantize, **kwargs)
+    def __init__(self, sigma_nsq: float = 0.4, orientations=(0, 3), **kwargs):
+        super().__init__(**kwargs)
         if sigma_nsq <= 0:
             raise ValueError(f"sigma_nsq must be positive, got {sigma_nsq}")
         orientations = tuple(int(o) for o in orientations)
@@ -79,7 +83,9 @@ class VIF(_GreyFR):
         self.orientations = orientations
 
     def _score(self, dist, ref):
-        return _vif_fn(dist, ref, sigma_nsq=self.sigma_nsq, orientations=self.orientations, quantize=self._quantize())
+        return _vif_fn(
+            dist, ref, sigma_nsq=self.sigma_nsq, orientations=self.orientations, quantize=self._quantize(), color=self.color
+        )
 
 
 class VIFp(_GreyFR):
@@ -88,14 +94,14 @@ class VIFp(_GreyFR):
 
     min_size = (VIFP_MIN_SIZE, VIFP_MIN_SIZE)
 
-    def __init__(self, sigma_nsq: float = 2.0, quantize: bool = True, **kwargs):
-        super().__init__(quantize=quantize, **kwargs)
+    def __init__(self, sigma_nsq: float = 2.0, **kwargs):
+        super().__init__(**kwargs)
         if sigma_nsq <= 0:
             raise ValueError(f"sigma_nsq must be positive, got {sigma_nsq}")
         self.sigma_nsq = float(sigma_nsq)
 
     def _score(self, dist, ref):
-        return _vifp_fn(dist, ref, sigma_nsq=self.sigma_nsq, quantize=self._quantize())
+        return _vifp_fn(dist, ref, sigma_nsq=self.sigma_nsq, quantize=self._quantize(), color=self.color)
 
 
 class NLPD(_GreyFR):
@@ -105,7 +111,7 @@ class NLPD(_GreyFR):
     min_size = (32, 32)
 
     def _score(self, dist, ref):
-        return _nlpd_fn(dist, ref, quantize=self._quantize())
+        return _nlpd_fn(dist, ref, quantize=self._quantize(), color=self.color)
 
 
 class MAD(_GreyFR):
@@ -115,7 +121,7 @@ class MAD(_GreyFR):
     min_size = (34, 34)
 
     def _score(self, dist, ref):
-        return _mad_fn(dist, ref, quantize=self._quantize())
+        return _mad_fn(dist, ref, quantize=self._quantize(), color=self.color)
 
 
 @register_metric(
