@@ -388,3 +388,14 @@ def test_y_channel_variant(name, photos):
     assert via_option.item() != pytest.approx(iqametrics.create(name)(dist, ref).item(), rel=1e-4)
     with pytest.raises(ValueError, match="color"):
         iqametrics.create(name, color="lab")
+
+
+@pytest.mark.parametrize("pads", [(2, 3, 1, 0), (6, 9, 7, 5)])
+def test_reflect_pad_any_size_matches_numpy(pads):
+    """filters.pad 'reflect' (matlabPyrTools reflect1) also for pads past the image size."""
+    from iqametrics.functional.filters import pad
+
+    x = torch.arange(20.0).reshape(1, 1, 4, 5)
+    left, right, top, bottom = pads
+    expected = np.pad(x[0, 0].numpy(), ((top, bottom), (left, right)), mode="reflect")
+    np.testing.assert_array_equal(pad(x, pads, "reflect")[0, 0].numpy(), expected)
