@@ -8,6 +8,12 @@ from .filters import filter2d, gaussian_kernel1d, gaussian_kernel2d, pad, separa
 from .pil_resize import pil_resize
 from .resize import imresize
 
+# --- classic FR metrics, part B (VIF, VIFp, NLPD, MAD) and their pyramids
+from .mad import mad
+from .nlpd import nlpd
+from .pyramids import laplacian_pyramid, steerable_pyramid
+from .vif import vif, vifp
+
 __all__ = [
     "crop_offsets",
     "extract_crops",
@@ -24,4 +30,11 @@ __all__ = [
     "rgb_to_y",
     "rgb_to_ycbcr",
     "separable_filter2d",
+    # classic FR metrics, part B
+    "laplacian_pyramid",
+    "mad",
+    "nlpd",
+    "steerable_pyramid",
+    "vif",
+    "vifp",
 ]

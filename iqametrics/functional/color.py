@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["rgb_to_gray", "rgb_to_y", "rgb_to_ycbcr", "quantize_8bit", "to_gray_if_rgb"]
+__all__ = ["rgb_to_gray", "rgb_to_y", "rgb_to_ycbcr", "quantize_8bit", "to_gray_if_rgb", "rgb_to_gray_8bit", "check_grey_color"]
 
 # MATLAB rgb2gray: the luma row of rgb2ntsc (ITU-R BT.601), applied to the input range as is.
 _GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
@@ -54,3 +54,26 @@ def quantize_8bit(x: Tensor) -> Tensor:
 
 def to_gray_if_rgb(x: Tensor) -> Tensor:
     return rgb_to_gray(x) if x.shape[1] == 3 else x
+
+
+def check_grey_color(color: str) -> None:
+    """Validate the ``color`` option of :func:`rgb_to_gray_8bit`."""
+    if color not in ("gray", "y"):
+        raise ValueError(f"color must be 'gray' (MATLAB rgb2gray) or 'y' (Y of rgb2ycbcr), got {color!r}")
+
+
+def rgb_to_gray_8bit(x: Tensor, *, quantize: bool = True, color: str = "gray") -> Tensor:
+    """``rgb2gray(imread(file))`` in [0, 1]: [B,3,H,W] (or [B,1,H,W]) -> [B,1,H,W].
+
+    MATLAB's ``rgb2gray`` of a ``uint8`` image returns ``uint8``, so the official MATLAB codes
+    that start from ``rgb2gray(imread(...))`` see 8-bit grey levels: the RGB input is rounded to
+    8 bit, converted, and rounded again.  ``color="y"`` takes the Y channel of ``rgb2ycbcr``
+    instead (studio swing, [16, 235]/255; also ``uint8`` in MATLAB), the luma pyiqa uses.
+    ``quantize=False`` skips both roundings (for losses: rounding has no useful gradient).
+    """
+    check_grey_color(color)
+    if quantize:
+        x = quantize_8bit(x)
+    if x.shape[1] == 3:
+        x = rgb_to_gray(x) if color == "gray" else rgb_to_y(x)
+    return quantize_8bit(x) if quantize else x

@@ -69,6 +69,28 @@ def _symmetric_index(n: int, before: int, after: int, device) -> Tensor:
     return torch.where(idx >= n, period - 1 - idx, idx)
 
 
+def _reflect_index(n: int, before: int, after: int, device) -> Tensor:
+    idx = torch.arange(-before, n + after, device=device)
+    if n == 1:
+        return torch.zeros_like(idx)
+    period = 2 * (n - 1)
+    idx = idx % period
+    return torch.where(idx >= n, period - idx, idx)
+
+
+def _reflect_pad(x: Tensor, pads: Tuple[int, int, int, int]) -> Tensor:
+    left, right, top, bottom = pads
+    h, w = x.shape[-2:]
+    if max(left, right) >= w or max(top, bottom) >= h:
+        # reflect repeatedly, as matlabPyrTools' reflect1 folds a filter larger than the image
+        idx_w = _reflect_index(w, left, right, x.device)
+        idx_h = _reflect_index(h, top, bottom, x.device)
+        return x.index_select(-1, idx_w).index_select(-2, idx_h)
+    shape = x.shape
+    y = F.pad(x.reshape(-1, 1, *shape[-2:]), pads, mode="reflect")
+    return y.reshape(*shape[:-2], *y.shape[-2:])
+
+
 def pad(x: Tensor, pads: Union[int, Sequence[int]], mode: str = "zeros") -> Tensor:
     """Pad the last two dimensions; ``pads`` = (left, right, top, bottom) or one int for all."""
     if isinstance(pads, int):
@@ -80,7 +102,9 @@ def pad(x: Tensor, pads: Union[int, Sequence[int]], mode: str = "zeros") -> Tens
         return F.pad(x, pads)
     if mode == "symmetric":
         return _symmetric_pad(x, pads)
-    if mode in ("replicate", "reflect", "circular"):
+    if mode == "reflect":
+        return _reflect_pad(x, pads)
+    if mode in ("replicate", "circular"):
         shape = x.shape
         y = F.pad(x.reshape(-1, 1, *shape[-2:]), pads, mode=mode)
         return y.reshape(*shape[:-2], *y.shape[-2:])
