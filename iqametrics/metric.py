@@ -211,15 +211,20 @@ class Metric(nn.Module):
         raw, entry = load_state(source)
         state = convert_for_model(
             raw,
-            self.state_dict().keys(),
+            self.weights_module().state_dict().keys(),
             converter=entry.converter if entry is not None else None,
             candidates=self.converters,
         )
         self._load_converted(state)
         return self
 
+    def weights_module(self) -> nn.Module:
+        """The module whose state dict checkpoints hold: the metric itself unless a subclass
+        wraps a network (``self.net``) that training code also uses on its own."""
+        return self
+
     def _load_converted(self, state: dict) -> None:
-        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing, unexpected = self.weights_module().load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ValueError(
                 f"checkpoint does not match {self.name}: {len(missing)} missing keys "
