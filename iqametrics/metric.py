@@ -224,6 +224,17 @@ class Metric(nn.Module):
         return self
 
     def _load_converted(self, state: dict) -> None:
+        own = self.weights_module().state_dict()
+        wrong = [
+            f"{k} {tuple(v.shape)} (expects {tuple(own[k].shape)})"
+            for k, v in state.items()
+            if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)
+        ]
+        if wrong:
+            raise ValueError(
+                f"checkpoint does not match {self.name}: {len(wrong)} tensors have other shapes: "
+                f"{', '.join(wrong[:3])}{'...' if len(wrong) > 3 else ''}"
+            )
         missing, unexpected = self.weights_module().load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ValueError(
