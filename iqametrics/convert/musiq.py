@@ -15,13 +15,11 @@ Two upstream layouts:
 
 Each layout is one table of rules (our key, upstream keys, and the two tensor maps); the
 conversion and its inverse both read it, and both are strict: a tensor left over or missing
-is an error.  Two layout choices of ours need real reshaping: q, k and v are one fused
-projection (``attn.qkv``), and the patch embedding reads the patch encoder's output in PyTorch's
-(c, h, w) order, whereas both upstream layouts flatten it in TF's (h, w, c) order.
+is an error.  Our layout fuses q, k and v into one projection (``attn.qkv``); like both
+upstream layouts, the patch embedding reads the patch encoder's output in TF's (h, w, c) order.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Tuple
@@ -54,21 +52,6 @@ def _reshaped(key_ours: str, key_theirs: str, ours_fn, theirs_fn) -> _Rule:
     return _Rule(key_ours, (key_theirs,), ours_fn, lambda t: (theirs_fn(t),))
 
 
-def _embed_hwc_to_chw(weight: Tensor, channels: int = 256) -> Tensor:
-    """Columns of the patch-embedding weight [D, h*w*c] from (h, w, c) to (c, h, w) order."""
-    d, f = weight.shape
-    side = math.isqrt(f // channels)
-    if side * side * channels != f:
-        raise ValueError(f"patch embedding input size {f} is not {channels} × a square")
-    return weight.reshape(d, side, side, channels).permute(0, 3, 1, 2).reshape(d, f)
-
-
-def _embed_chw_to_hwc(weight: Tensor, channels: int = 256) -> Tensor:
-    d, f = weight.shape
-    side = math.isqrt(f // channels)
-    return weight.reshape(d, channels, side, side).permute(0, 2, 3, 1).reshape(d, f)
-
-
 def _fused(key_ours: str, keys_theirs: Tuple[str, ...], piece_to_ours, piece_to_theirs) -> _Rule:
     """One of our tensors made of the upstream q, k, v pieces concatenated along dim 0."""
 
@@ -86,7 +69,7 @@ def _official_rules(depth: int) -> List[_Rule]:
     for n in _NORMS:
         rules += [_same(f"patch_encoder.{n}.weight", f"{scope[n]}/scale"), _same(f"patch_encoder.{n}.bias", f"{scope[n]}/bias")]
     rules += [
-        _reshaped("embedding.weight", "embedding/kernel", lambda k: _embed_hwc_to_chw(k.t()), lambda w: _embed_chw_to_hwc(w).t()),
+        _reshaped("embedding.weight", "embedding/kernel", lambda k: k.t(), lambda w: w.t()),
         _same("embedding.bias", "embedding/bias"),
         _reshaped("pos_embed", "Transformer/posembed_input/pos_embedding", lambda t: t[0], lambda t: t[None]),
         _reshaped("scale_embed", "Transformer/scaleembed_input/scale_embedding", lambda t: t[0], lambda t: t[None]),
@@ -129,8 +112,7 @@ def _pyiqa_rules(depth: int, head: str = "head") -> List[_Rule]:
     for n in _NORMS:
         rules += [_same(f"patch_encoder.{n}.weight", f"{where[n]}.weight"), _same(f"patch_encoder.{n}.bias", f"{where[n]}.bias")]
     rules += [
-        # pyiqa permutes the patch features to TF's (h, w, c) order before its embedding
-        _reshaped("embedding.weight", "embedding.weight", _embed_hwc_to_chw, _embed_chw_to_hwc),
+        _same("embedding.weight", "embedding.weight"),
         _same("embedding.bias", "embedding.bias"),
         _reshaped("pos_embed", t + "posembed_input.position_emb", lambda p: p[0], lambda p: p[None]),
         _same("scale_embed", t + "scaleembed_input.scale_emb"),

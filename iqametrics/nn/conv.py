@@ -1,6 +1,6 @@
 """Convolution helpers shared by models ported from TensorFlow/JAX.
 
-* :func:`same_padding` / :func:`pad_same`: TF's ``padding="SAME"``, which puts the odd pixel of
+* :func:`same_padding` / :func:`pad_same` / :func:`max_pool_same`: TF's ``padding="SAME"``, which puts the odd pixel of
   padding after the data (``pad_before = total // 2``).  PyTorch's symmetric ``padding=k // 2``
   differs from it whenever the stride is above 1, which shifts every window by one pixel.
 * :class:`StdConv2d`: weight-standardised convolution (Qiao et al. 2019, "Micro-Batch Training
@@ -15,7 +15,7 @@ from typing import Tuple
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["same_padding", "pad_same", "StdConv2d"]
+__all__ = ["same_padding", "pad_same", "max_pool_same", "StdConv2d"]
 
 
 def same_padding(size: int, kernel: int, stride: int) -> Tuple[int, int]:
@@ -32,6 +32,15 @@ def pad_same(x: Tensor, kernel: int, stride: int, value: float = 0.0) -> Tensor:
     if top == bottom == left == right == 0:
         return x
     return F.pad(x, (left, right, top, bottom), value=value)
+
+
+def max_pool_same(x: Tensor, kernel: int, stride: int) -> Tensor:
+    """Max-pooling with TF ``SAME`` padding (pads with -inf: padded cells never win)."""
+    (top, bottom), (left, right) = same_padding(int(x.shape[-2]), kernel, stride), same_padding(int(x.shape[-1]), kernel, stride)
+    if top == left == 0:
+        # windows start at 0 and only the last may overhang: ceil_mode keeps it, without a padded copy
+        return F.max_pool2d(x, kernel, stride, ceil_mode=True)
+    return F.max_pool2d(F.pad(x, (left, right, top, bottom), value=float("-inf")), kernel, stride)
 
 
 class StdConv2d(nn.Conv2d):
@@ -57,9 +66,14 @@ class StdConv2d(nn.Conv2d):
         return w / (w.std(dim=(1, 2, 3), correction=self.correction, keepdim=True) + self.eps)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = pad_same(x, self.kernel_size[0], self.stride[0])
+        k, s = self.kernel_size[0], self.stride[0]
+        (top, bottom), (left, right) = same_padding(int(x.shape[-2]), k, s), same_padding(int(x.shape[-1]), k, s)
+        if top == bottom and left == right:  # symmetric: let the convolution pad (no copy)
+            padding = (top, left)
+        else:
+            x, padding = F.pad(x, (left, right, top, bottom)), 0
         # standardise in float32 (autocast then casts the result for the convolution)
-        return F.conv2d(x, self.standardized_weight().to(x.dtype), self.bias, self.stride)
+        return F.conv2d(x, self.standardized_weight().to(x.dtype), self.bias, self.stride, padding)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", eps={self.eps}, correction={self.correction}, padding=SAME"
