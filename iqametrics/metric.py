@@ -211,15 +211,31 @@ class Metric(nn.Module):
         raw, entry = load_state(source)
         state = convert_for_model(
             raw,
-            self.state_dict().keys(),
+            self.weights_module().state_dict().keys(),
             converter=entry.converter if entry is not None else None,
             candidates=self.converters,
         )
         self._load_converted(state)
         return self
 
+    def weights_module(self) -> nn.Module:
+        """The module whose state dict checkpoints hold: the metric itself unless a subclass
+        wraps a network (``self.net``) that training code also uses on its own."""
+        return self
+
     def _load_converted(self, state: dict) -> None:
-        missing, unexpected = self.load_state_dict(state, strict=False)
+        own = self.weights_module().state_dict()
+        wrong = [
+            f"{k} {tuple(v.shape)} (expects {tuple(own[k].shape)})"
+            for k, v in state.items()
+            if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)
+        ]
+        if wrong:
+            raise ValueError(
+                f"checkpoint does not match {self.name}: {len(wrong)} tensors have other shapes: "
+                f"{', '.join(wrong[:3])}{'...' if len(wrong) > 3 else ''}"
+            )
+        missing, unexpected = self.weights_module().load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ValueError(
                 f"checkpoint does not match {self.name}: {len(missing)} missing keys "

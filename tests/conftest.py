@@ -65,6 +65,8 @@ def hub(monkeypatch, tmp_path):
         import huggingface_hub.constants as hf_constants
 
         monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+        # huggingface_hub reads HF_HUB_OFFLINE once, at its import: an earlier test may have imported it offline
+        monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setenv("IQAMETRICS_CACHE", str(tmp_path / "iqa-cache"))
         server.manifest = tmp_path / "weights_manifest.json"
         monkeypatch.setattr(weights, "manifest_path", lambda: server.manifest)

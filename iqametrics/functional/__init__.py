@@ -6,7 +6,7 @@ from .color import quantize_8bit, rgb_to_gray, rgb_to_y, rgb_to_ycbcr
 from .crops import crop_offsets, extract_crops, image_seed, image_seeds
 from .filters import filter2d, gaussian_kernel1d, gaussian_kernel2d, pad, separable_filter2d
 from .pil_resize import pil_resize
-from .resize import imresize
+from .resize import imresize, tf_resize
 
 # --- classic FR metrics, part B (VIF, VIFp, NLPD, MAD) and their pyramids
 from .mad import mad
@@ -23,6 +23,7 @@ __all__ = [
     "image_seed",
     "image_seeds",
     "imresize",
+    "tf_resize",
     "pad",
     "pil_resize",
     "quantize_8bit",

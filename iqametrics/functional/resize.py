@@ -1,21 +1,26 @@
-"""MATLAB-compatible ``imresize`` (bicubic / bilinear / box, antialiasing when shrinking).
+"""Resamplers: MATLAB-compatible ``imresize`` and TensorFlow's ``tf.image.resize`` (``tf_resize``).
 
-Follows MATLAB's algorithm: output size ``ceil(scale * input)``; output sample ``u`` (1-based)
+``imresize`` (bicubic / bilinear / box, antialiasing when shrinking) follows MATLAB's algorithm:
+output size ``ceil(scale * input)``; output sample ``u`` (1-based)
 maps to input coordinate ``u / scale + 0.5 * (1 - 1 / scale)``; when shrinking with
 antialiasing the kernel is stretched by ``1 / scale`` (``h(x) = scale * k(scale * x)``); weights
 are normalised to sum 1 per output sample; out-of-range taps are mirrored (``symmetric``
 boundary); the dimension with the smaller scale is resized first.  Works on float tensors and
 does not round: callers that mimic MATLAB on ``uint8`` images round afterwards.
+
+``tf_resize`` reproduces TensorFlow's ScaleAndTranslate resampler (Gaussian, Lanczos, Mitchell,
+and the antialiased bilinear/bicubic kernels); its conventions are listed above its code.
 """
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
-__all__ = ["imresize"]
+__all__ = ["imresize", "tf_resize", "TF_KERNELS"]
 
 
 def _cubic(x: Tensor) -> Tensor:
@@ -107,3 +112,129 @@ def imresize(
             continue
         x = _resize_dim(x, dim, n, s, kernel, antialias)
     return x
+
+
+# ----------------------------------------------------------------------------- TensorFlow resampling
+# ``tf.image.resize`` (TF2) with the methods gaussian / lanczos3 / lanczos5 / mitchellcubic, and
+# with bilinear / bicubic when ``antialias=True``, runs the ``ScaleAndTranslate`` op.  Its
+# conventions, read in tensorflow/core/kernels/image/{scale_and_translate_op.cc,sampling_kernels.h}:
+#
+# * output sample ``x`` looks at input coordinate ``s = (x + 0.5) / scale`` with
+#   ``scale = float32(out) / float32(in)``; input pixel ``i`` sits at ``i + 0.5``;
+# * the kernel is widened by ``1 / scale`` only when ``antialias`` and shrinking;
+# * taps outside the image are dropped and the remaining weights renormalised to sum 1 (no
+#   padding); a sample whose weights sum to ~0 gives 0;
+# * heights are resampled first (into a float32 buffer), then widths, each output value
+#   accumulated tap by tap in float32.
+# Everything below reproduces those float32 steps so that results match TF to rounding.
+
+
+def _tf_gaussian(x: Tensor) -> Tensor:
+    # radius 1.5, sigma = radius / 3 = 0.5 (Turkowski's support-3 Gaussian); TF evaluates the
+    # exponent in double and returns float
+    value = torch.exp((-(x * x)).double() / 0.5).float()
+    return torch.where(x >= 1.5, torch.zeros_like(value), value)
+
+
+def _tf_triangle(x: Tensor) -> Tensor:
+    return torch.where(x < 1.0, 1.0 - x, torch.zeros_like(x))
+
+
+def _tf_box(x: Tensor) -> Tensor:
+    return torch.where(x < 0.5, torch.ones_like(x), torch.where(x == 0.5, torch.full_like(x, 0.5), torch.zeros_like(x)))
+
+
+def _tf_keys_cubic(x: Tensor) -> Tensor:
+    far = ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0
+    near = ((1.5 * x - 2.5) * x) * x + 1.0
+    return torch.where(x >= 2.0, torch.zeros_like(x), torch.where(x >= 1.0, far, near))
+
+
+def _tf_mitchell_cubic(x: Tensor) -> Tensor:
+    far = (((-7.0 / 18.0) * x + 2.0) * x - 10.0 / 3.0) * x + 16.0 / 9.0
+    near = (((7.0 / 6.0) * x - 2.0) * x) * x + 8.0 / 9.0
+    return torch.where(x >= 2.0, torch.zeros_like(x), torch.where(x >= 1.0, far, near))
+
+
+def _tf_lanczos(radius: float):
+    def kernel(x: Tensor) -> Tensor:
+        pi = torch.tensor(3.14159265359, dtype=x.dtype)  # a float constant in TF: pi * pi rounds in float
+        # sinf is correctly rounded in glibc; torch.sin in float32 is not always
+        sin1 = torch.sin((pi * x).double()).to(x.dtype)
+        sin2 = torch.sin((pi * x / radius).double()).to(x.dtype)
+        value = radius * sin1 * sin2 / (pi * pi * x * x)
+        value = torch.where(x <= 1e-3, torch.ones_like(x), value)
+        return torch.where(x > radius, torch.zeros_like(x), value)
+
+    return kernel
+
+
+#: name -> (kernel, radius), TF's ``kernel_type`` names
+TF_KERNELS = {
+    "gaussian": (_tf_gaussian, 1.5),
+    "triangle": (_tf_triangle, 1.0),
+    "box": (_tf_box, 1.0),
+    "keyscubic": (_tf_keys_cubic, 2.0),
+    "mitchellcubic": (_tf_mitchell_cubic, 2.0),
+    "lanczos3": (_tf_lanczos(3.0), 3.0),
+    "lanczos5": (_tf_lanczos(5.0), 5.0),
+}
+
+
+@lru_cache(maxsize=256)
+def _tf_spans(in_len: int, out_len: int, kernel: str, antialias: bool) -> Tuple[Tensor, Tensor]:
+    """Source indices and weights [out_len, taps] of ScaleAndTranslate along one axis (CPU)."""
+    fn, radius = TF_KERNELS[kernel]
+    f32 = torch.float32
+    scale = torch.tensor(float(out_len), dtype=f32) / torch.tensor(float(in_len), dtype=f32)
+    inv_scale = (1.0 / scale.double()).float()
+    kernel_scale = torch.clamp(inv_scale, min=1.0) if antialias else torch.tensor(1.0, dtype=f32)
+    reach = torch.tensor(radius, dtype=f32) * kernel_scale
+    taps = min(2 * int(math.ceil(float(reach))) + 1, in_len)
+    sample = (torch.arange(out_len, dtype=f32) + 0.5) * inv_scale
+    start = torch.ceil(sample - reach - 0.5).long().clamp(0, in_len - 1)
+    end = torch.floor(sample + reach - 0.5).long().clamp(0, in_len - 1) + 1
+    src = start[:, None] + torch.arange(taps)[None, :]
+    pos = (src.to(f32) + 0.5) - sample[:, None]
+    weights = fn((pos * (1.0 / kernel_scale)).abs()) * (src < end[:, None])
+    total = torch.zeros(out_len, dtype=f32)
+    for j in range(taps):  # TF sums tap by tap in float32
+        total = total + weights[:, j]
+    usable = (total.abs() >= 1000.0 * torch.finfo(f32).tiny) & (sample >= 0) & (sample <= in_len)
+    weights = torch.where(usable[:, None], weights * (1.0 / total)[:, None], torch.zeros_like(weights))
+    return src.clamp(max=in_len - 1), weights
+
+
+def _tf_resample_dim(x: Tensor, dim: int, out_len: int, kernel: str, antialias: bool) -> Tensor:
+    idx, weights = _tf_spans(int(x.shape[dim]), int(out_len), kernel, bool(antialias))
+    idx, weights = idx.to(x.device), weights.to(x.device, x.dtype)
+    shape = [1] * x.dim()
+    shape[dim] = out_len
+    out = None
+    for j in range(idx.shape[1]):
+        term = x.index_select(dim, idx[:, j]) * weights[:, j].reshape(shape)
+        out = term if out is None else out + term
+    return out
+
+
+def tf_resize(x: Tensor, size: Sequence[int], kernel: str = "gaussian", *, antialias: bool = False) -> Tensor:
+    """Resize the last two dimensions like TF2 ``tf.image.resize`` with a ScaleAndTranslate method.
+
+    ``kernel``: ``"gaussian"`` (``ResizeMethod.GAUSSIAN``), ``"lanczos3"``, ``"lanczos5"``,
+    ``"mitchellcubic"``, or ``"triangle"`` / ``"keyscubic"`` / ``"box"`` (what TF uses for
+    bilinear / bicubic / area-like resampling when ``antialias=True``).  ``antialias=False`` is
+    TF's default: the kernel keeps its width when shrinking (so a shrink aliases) and the
+    resampler filters even when the size does not change (TF2 never skips the op).
+    Works on float tensors [..., H, W]; output in the input dtype.
+    """
+    if kernel not in TF_KERNELS:
+        raise ValueError(f"kernel must be one of {sorted(TF_KERNELS)}, got {kernel!r}")
+    if not torch.is_floating_point(x):
+        raise TypeError("tf_resize needs a floating-point tensor")
+    if x.dim() < 2:
+        raise ValueError(f"tf_resize needs a tensor [..., H, W], got shape {tuple(x.shape)}")
+    out_h, out_w = int(size[0]), int(size[1])
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"output size must be positive, got {out_h}×{out_w}")
+    x = _tf_resample_dim(x, x.dim() - 2, out_h, kernel, antialias)
+    return _tf_resample_dim(x, x.dim() - 1, out_w, kernel, antialias)
