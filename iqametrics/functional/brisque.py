@@ -69,8 +69,8 @@ def svr_rbf_predict(x: Tensor, sv: Tensor, coef: Tensor, gamma, rho) -> Tensor:
     ``gamma`` and ``rho`` may be numbers or 0-d tensors (kept on the device: no host sync).
     """
     d2 = torch.cdist(x, sv.to(x), compute_mode="donot_use_mm_for_euclid_dist").pow(2)
-    gamma = torch.as_tensor(gamma).to(x)
-    rho = torch.as_tensor(rho).to(x)
+    gamma = torch.as_tensor(gamma, dtype=x.dtype, device=x.device)
+    rho = torch.as_tensor(rho, dtype=x.dtype, device=x.device)
     return torch.exp(-gamma * d2) @ coef.to(x) - rho
 
 

@@ -28,7 +28,7 @@ from torch import Tensor
 from .filters import pad
 from .nss import gray_255, mscn
 
-__all__ = ["piqe", "piqe_blocks", "PIQEBlocks", "PIQE_BLOCK"]
+__all__ = ["piqe", "piqe_blocks", "edge_impaired", "centre_surround_ratio", "PIQEBlocks", "PIQE_BLOCK"]
 
 PIQE_BLOCK = 16
 _ACTIVITY_THRESHOLD = 0.1
@@ -63,24 +63,36 @@ def piqe_blocks(x: Tensor, *, quantize: bool = True) -> PIQEBlocks:
 
     var = blocks.flatten(-2).var(dim=-1, unbiased=True)
     active = var > _ACTIVITY_THRESHOLD
+    sigma = var.sqrt()
+    ratio = centre_surround_ratio(blocks)
+    beta = (sigma - ratio).abs() / torch.maximum(sigma, ratio)
+    noise = sigma > 2 * beta
+    return PIQEBlocks(var, active, edge_impaired(blocks) & active, noise & active)
 
-    # noticeable artefacts: 11 sliding 6-pixel segments along each edge, any with std < 0.1
+
+def edge_impaired(blocks: Tensor) -> Tensor:
+    """Noticeable-artefact test of [..., 16, 16] blocks: one of the 11 sliding 6-pixel segments
+    of one of the four edges has a standard deviation below 0.1."""
+    n = blocks.shape[-1]
     edges = torch.stack(
         (blocks[..., 0, :], blocks[..., :, n - 1], blocks[..., n - 1, :], blocks[..., :, 0]), dim=-2
-    )  # [B, r, c, 4, 16]
-    segments = edges.unfold(-1, _SEGMENT, 1)  # [B, r, c, 4, 11, 6]
-    artefact = (_std(segments) < _IMPAIRED_THRESHOLD).flatten(-2).any(dim=-1)
+    )  # [..., 4, 16]
+    segments = edges.unfold(-1, _SEGMENT, 1)  # [..., 4, 11, 6]
+    return (_std(segments) < _IMPAIRED_THRESHOLD).flatten(-2).any(dim=-1)
 
-    # noise: block sigma against the centre/surround deviation ratio
-    sigma = var.sqrt()
+
+def centre_surround_ratio(blocks: Tensor) -> Tensor:
+    """std(centre columns 8, 9) / std(surround) of [..., 16, 16] blocks (1-based columns).
+
+    The surround is what MATLAB's ``Block(:,8) = []; Block(:,9) = []`` leaves: columns 8 and 10
+    of the original block are removed.  0/0 gives 0, as MATLAB's NaN check.
+    """
+    n = blocks.shape[-1]
     centre = blocks[..., :, 7:9].transpose(-1, -2).flatten(-2)
     keep = [c for c in range(n) if c not in (7, 9)]
     surround = blocks[..., :, keep].flatten(-2)
     ratio = _std(centre) / _std(surround)
-    ratio = torch.where(torch.isnan(ratio), torch.zeros_like(ratio), ratio)
-    beta = (sigma - ratio).abs() / torch.maximum(sigma, ratio)
-    noise = sigma > 2 * beta
-    return PIQEBlocks(var, active, artefact & active, noise & active)
+    return torch.where(torch.isnan(ratio), torch.zeros_like(ratio), ratio)
 
 
 def piqe(x: Tensor, *, quantize: bool = True) -> Tensor:
