@@ -241,14 +241,14 @@ def test_piqe_block_criteria_match_a_transcription_of_matlab():
     blocks[1, :, 8] = 0.0  # centre column only partly textured
     blocks[2] = 0.0  # flat: 0/0 ratio -> 0
     blocks[3, 0, :8] = 0.01  # a near-constant segment on the top edge
-    ratio = centre_surround_ratio(blocks)
+    ratio = centre_surround_ratio(blocks.sum(dim=-2), (blocks * blocks).sum(dim=-2))
     impaired = edge_impaired(blocks)
     for k, b in enumerate(blocks.numpy()):
         centre = np.concatenate([b[:, 7], b[:, 8]])
         surround = np.delete(np.delete(b, 7, axis=1), 8, axis=1)  # MATLAB deletes column 8, then 9
         with np.errstate(invalid="ignore"):
             want = np.std(centre, ddof=1) / np.std(surround, ddof=1)
-        assert ratio[k].item() == pytest.approx(0.0 if np.isnan(want) else want, rel=1e-12)
+        assert ratio[k].item() == pytest.approx(0.0 if np.isnan(want) else want, rel=1e-9)
         edges = [b[0, :], b[:, 15], b[15, :], b[:, 0]]
         want_impaired = any(np.std(e[i : i + 6], ddof=1) < 0.1 for e in edges for i in range(11))
         assert bool(impaired[k]) == want_impaired
@@ -341,18 +341,23 @@ def _distorted(img: torch.Tensor, kind: str, level):
     return torch.from_numpy(np.asarray(out).copy()).permute(2, 0, 1).float() / 255.0
 
 
-# Levels on which each metric is monotone on the pristine photos (checked on the 39 of
-# ../shared/data/pristine at up to 512 px; documented in docs/models/classic_nr.md):
-#   NIQE    - blur, noise and JPEG all monotone;
-#   BRISQUE - blur monotone; noise NOT monotone (slight noise lowers the score of many clean
-#             photos, then it rises: tested from sigma 0.02 on); JPEG: only the strongest
-#             level is reliably the worst;
-#   PIQE    - blur and JPEG monotone (blur saturates at 100); noise NOT monotone (slight noise
-#             creates active blocks that pass both criteria): tested from sigma 0.02 on.
-MONOTONE = {
-    "niqe": {"blur": (0, 2, 4), "noise": (0, 0.02, 0.05, 0.1), "jpeg": (90, 20, 5)},
-    "brisque": {"blur": (0, 2, 4), "noise": (0.02, 0.05, 0.1), "jpeg": None},
-    "piqe": {"blur": (0, 1, 2, 4), "noise": (0.02, 0.05, 0.1), "jpeg": (90, 50, 20, 5)},
+# What each metric does under growing distortion, measured on the 39 photos of
+# ../shared/data/pristine at 384 px (blur sigma 0/1/2/4 px, noise sigma 0/0.02/0.05/0.1,
+# JPEG quality 90/50/20/5; table in docs/models/classic_nr.md).  Asserted here: the behaviours
+# that hold on at least 38 of the 39 photos, on two of them.
+#   "monotone": non-decreasing over the levels (and strictly worse at the end);
+#   "ends": the strongest level scores worse than the weakest;
+#   "worst_last": the strongest level scores worst of all.
+#   NIQE    - blur, noise, JPEG: ends (38/39 each); intermediate levels are not monotone on
+#             about a quarter of the photos (few 96-px blocks at this size);
+#   BRISQUE - blur monotone (39/39); noise monotone from sigma 0.02 (38/39) but NOT from the
+#             clean photo: slight noise lowers the score of most photos; JPEG worst_last (39/39);
+#   PIQE    - blur monotone (38/39; saturates at 100); noise monotone from sigma 0.02 (38/39),
+#             not from the clean photo; JPEG ends (39/39).
+EXPECTED = {
+    "niqe": {"blur": ("ends", (0, 1, 2, 4)), "noise": ("ends", (0, 0.02, 0.05, 0.1)), "jpeg": ("ends", (90, 50, 20, 5))},
+    "brisque": {"blur": ("monotone", (0, 1, 2, 4)), "noise": ("monotone", (0.02, 0.05, 0.1)), "jpeg": ("worst_last", (90, 50, 20, 5))},
+    "piqe": {"blur": ("monotone", (0, 1, 2, 4)), "noise": ("monotone", (0.02, 0.05, 0.1)), "jpeg": ("ends", (90, 50, 20, 5))},
 }
 
 
@@ -362,14 +367,14 @@ def test_scores_worsen_with_distortion(name, metrics, pristine_paths):
     m = metrics[name]
     for path in pristine_paths[:2]:
         img = _read(path, max_side=384)
-        for kind, levels in MONOTONE[name].items():
-            if levels is None:  # BRISQUE/JPEG: the strongest compression scores worst
-                scores = m([_distorted(img, "jpeg", q) for q in (90, 50, 20, 5)]).tolist()
-                assert scores[-1] == max(scores), (path.name, kind, scores)
-                continue
+        for kind, (rule, levels) in EXPECTED[name].items():
             scores = m([_distorted(img, kind, lv) for lv in levels]).tolist()
-            assert all(a <= b for a, b in zip(scores, scores[1:])), (path.name, kind, scores)
-            assert scores[-1] > scores[0], (path.name, kind, scores)
+            where = (path.name, kind, scores)
+            assert scores[-1] > scores[0], where
+            if rule == "monotone":
+                assert all(a <= b for a, b in zip(scores, scores[1:])), where
+            elif rule == "worst_last":
+                assert scores[-1] == max(scores), where
 
 
 # --------------------------------------------------------------------------- reference library

@@ -42,7 +42,7 @@ def brisque_features(x: Tensor, *, quantize: bool = True) -> Tensor:
     lg = torch.lgamma
     feats = []
     for scale in (1, 2):
-        structdis, _ = mscn(im, padding="zeros")
+        structdis = mscn(im, padding="zeros")
         v = structdis.flatten(1)
         alpha, sigma = ggd_fit(v)
         feats += [alpha, sigma * sigma]

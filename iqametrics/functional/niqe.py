@@ -72,7 +72,7 @@ def niqe_features(x: Tensor, *, block_size: int = NIQE_BLOCK, quantize: bool = T
     im = im[..., : rows * block_size, : cols * block_size]
     feats = []
     for scale in (1, 2):
-        structdis, _ = mscn(im, padding="replicate")
+        structdis = mscn(im, padding="replicate")
         feats.append(_block_features(structdis, block_size // scale))
         if scale == 1:
             im = imresize(im, 0.5)

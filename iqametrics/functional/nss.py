@@ -43,9 +43,11 @@ def gray_255(x: Tensor, *, quantize: bool = True) -> Tensor:
     the references do on the uint8 images they read.  Without it the float values are used
     as they are (``255 * rgb2gray(x)``).
     """
-    x = x.double().clamp(0, 1) * 255.0
     if quantize:
-        x = _round_half_up(x)
+        # 8-bit levels are exact in any float dtype: round before widening (less float64 traffic)
+        x = _round_half_up(x.clamp(0, 1) * 255.0).double()
+    else:
+        x = x.double().clamp(0, 1) * 255.0
     if x.shape[1] == 3:
         x = rgb_to_gray(x)
         if quantize:
@@ -82,16 +84,16 @@ def _blur7(x: Tensor, padding: str) -> Tensor:
     return z
 
 
-def mscn(x: Tensor, *, padding: str, c: float = 1.0) -> Tuple[Tensor, Tensor]:
-    """``(x - mu) / (sigma + c)`` and ``sigma``, with the 7×7 Gaussian (sigma 7/6) local moments.
+def mscn(x: Tensor, *, padding: str, c: float = 1.0) -> Tensor:
+    """``(x - mu) / (sigma + c)`` with the 7×7 Gaussian (sigma 7/6) local moments.
 
     ``x`` is [B, 1, H, W].  ``padding`` is the boundary rule of the reference: ``"replicate"``
     (NIQE's and PIQE's ``imfilter``/``imgaussfilt``) or ``"zeros"`` (BRISQUE's
     ``filter2(..., 'same')``).  ``sigma = sqrt(|E[x²] - mu²|)`` as in the references.
     """
     mu = _blur7(x, padding)
-    sigma = (_blur7(x * x, padding) - mu * mu).abs_().sqrt_()
-    return (x - mu) / (sigma + c), sigma
+    sigma = _blur7(x * x, padding).sub_(mu * mu).abs_().sqrt_().add_(c)
+    return mu.neg_().add_(x).div_(sigma)  # (x - mu) / (sigma + c), in place
 
 
 @lru_cache(maxsize=None)

@@ -57,14 +57,18 @@ def piqe_blocks(x: Tensor, *, quantize: bool = True) -> PIQEBlocks:
     gray = gray_255(pad(x.double(), pads, "replicate"), quantize=quantize)
     if not quantize:  # MATLAB rounds the grey image in every case: round(255 * im2double(I))
         gray = torch.floor(gray + 0.5)
-    imnorm, _ = mscn(gray, padding="replicate")
+    imnorm = mscn(gray, padding="replicate")
     rows, cols = imnorm.shape[-2] // n, imnorm.shape[-1] // n
     blocks = imnorm.reshape(b, rows, n, cols, n).permute(0, 1, 3, 2, 4)  # [B, r, c, 16, 16]
 
-    var = blocks.flatten(-2).var(dim=-1, unbiased=True)
+    # per-column sums of the coefficients and of their squares give, in one pass, the block
+    # variance and the centre/surround deviations (one-pass variances: the coefficients are O(1))
+    col_s1 = blocks.sum(dim=-2)
+    col_s2 = (blocks * blocks).sum(dim=-2)
+    var = _var_from_sums(col_s1.sum(dim=-1), col_s2.sum(dim=-1), n * n)
     active = var > _ACTIVITY_THRESHOLD
     sigma = var.sqrt()
-    ratio = centre_surround_ratio(blocks)
+    ratio = centre_surround_ratio(col_s1, col_s2, n)
     beta = (sigma - ratio).abs() / torch.maximum(sigma, ratio)
     noise = sigma > 2 * beta
     return PIQEBlocks(var, active, edge_impaired(blocks) & active, noise & active)
@@ -81,17 +85,22 @@ def edge_impaired(blocks: Tensor) -> Tensor:
     return (_std(segments) < _IMPAIRED_THRESHOLD).flatten(-2).any(dim=-1)
 
 
-def centre_surround_ratio(blocks: Tensor) -> Tensor:
-    """std(centre columns 8, 9) / std(surround) of [..., 16, 16] blocks (1-based columns).
+def _var_from_sums(s1: Tensor, s2: Tensor, count: int) -> Tensor:
+    return ((s2 - s1 * s1 / count) / (count - 1)).clamp(min=0)
+
+
+def centre_surround_ratio(col_s1: Tensor, col_s2: Tensor, n: int = PIQE_BLOCK) -> Tensor:
+    """std(centre columns 8, 9) / std(surround) of blocks, from per-column sums [..., n] of the
+    coefficients and of their squares (1-based columns).
 
     The surround is what MATLAB's ``Block(:,8) = []; Block(:,9) = []`` leaves: columns 8 and 10
     of the original block are removed.  0/0 gives 0, as MATLAB's NaN check.
     """
-    n = blocks.shape[-1]
-    centre = blocks[..., :, 7:9].transpose(-1, -2).flatten(-2)
-    keep = [c for c in range(n) if c not in (7, 9)]
-    surround = blocks[..., :, keep].flatten(-2)
-    ratio = _std(centre) / _std(surround)
+    centre = _var_from_sums(col_s1[..., 7] + col_s1[..., 8], col_s2[..., 7] + col_s2[..., 8], 2 * n)
+    drop_s1 = col_s1[..., 7] + col_s1[..., 9]
+    drop_s2 = col_s2[..., 7] + col_s2[..., 9]
+    surround = _var_from_sums(col_s1.sum(-1) - drop_s1, col_s2.sum(-1) - drop_s2, n * (n - 2))
+    ratio = (centre / surround).sqrt()
     return torch.where(torch.isnan(ratio), torch.zeros_like(ratio), ratio)
 
 
