@@ -2,7 +2,7 @@
 
 Run in an environment that has the peers installed, with this checkout on the path:
 
-    PYTHONPATH=. python benchmarks/bench_classic_nr.py [--device cpu] [--repeat 5] [--quick]
+    PYTHONPATH=. python benchmarks/bench_classic_nr.py [--device cpu] [--repeat 5] [--threads N] [--quick]
 
 Every metric scores the same inputs (crops of real photos from ``../shared/data/pristine`` when
 present, else seeded smooth synthetic images) at 512×384 and 1024×768, batch 1 and 16, in one
@@ -135,8 +135,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="one size and batch 1 only (smoke test)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--slow-call", type=float, default=30.0, help="seconds above which a call is timed once")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     sizes = SIZES[:1] if args.quick else SIZES
     batches = BATCHES[:1] if args.quick else BATCHES

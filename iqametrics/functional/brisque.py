@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ._bundled import bundled_params
-from .nss import aggd_fit, ggd_fit, gray_255, mscn, neighbour_products
+from .nss import aggd_fit, ggd_fit, gray_255, mscn, neighbour_products, per_image_on_cpu
 from .resize import imresize
 
 __all__ = ["brisque", "brisque_features", "svr_rbf_predict", "BRISQUE_WEIGHTS_KEY"]
@@ -74,6 +74,7 @@ def svr_rbf_predict(x: Tensor, sv: Tensor, coef: Tensor, gamma, rho) -> Tensor:
     return torch.exp(-gamma * d2) @ coef.to(x) - rho
 
 
+@per_image_on_cpu
 def brisque(
     x: Tensor,
     model: Optional[Dict[str, Tensor]] = None,

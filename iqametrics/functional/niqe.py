@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ._bundled import bundled_params
-from .nss import aggd_fit, gray_255, mscn, neighbour_products
+from .nss import aggd_fit, gray_255, mscn, neighbour_products, per_image_on_cpu
 from .resize import imresize
 
 __all__ = ["niqe", "niqe_features", "NIQE_BLOCK", "NIQE_WEIGHTS_KEY"]
@@ -98,6 +98,7 @@ def _nan_mean_cov(feats: Tensor):
     return mu, cov
 
 
+@per_image_on_cpu
 def niqe(
     x: Tensor,
     mu_pris: Optional[Tensor] = None,

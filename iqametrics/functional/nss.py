@@ -14,8 +14,8 @@ rather than MATLAB's argmin over 9801 entries, which gives the same index.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import List, Sequence, Tuple
+from functools import lru_cache, wraps
+from typing import Callable, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -24,10 +24,26 @@ from torch import Tensor
 from .color import rgb_to_gray
 from .filters import gaussian_kernel1d, pad
 
-__all__ = ["gray_255", "mscn", "ggd_fit", "aggd_fit", "neighbour_products", "SHAPE_GRID_STEP"]
+__all__ = ["gray_255", "mscn", "ggd_fit", "aggd_fit", "neighbour_products", "per_image_on_cpu", "SHAPE_GRID_STEP"]
 
 #: the shape grid of the MATLAB references: ``gam = 0.2:0.001:10``
 SHAPE_GRID_STEP = 0.001
+
+
+def per_image_on_cpu(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Run ``fn(x, ...)`` one image at a time on CPU, on the whole batch elsewhere.
+
+    The float64 maps of one image stay in the CPU caches; whole batches stream through memory
+    and are 1.1-1.7x slower per image there.  GPUs want the whole batch.  Scores are identical.
+    """
+
+    @wraps(fn)
+    def wrapper(x: Tensor, *args, **kwargs) -> Tensor:
+        if x.device.type == "cpu" and x.shape[0] > 1:
+            return torch.cat([fn(x[i : i + 1], *args, **kwargs) for i in range(x.shape[0])])
+        return fn(x, *args, **kwargs)
+
+    return wrapper
 
 
 def _round_half_up(x: Tensor) -> Tensor:

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from .filters import pad
-from .nss import gray_255, mscn
+from .nss import gray_255, mscn, per_image_on_cpu
 
 __all__ = ["piqe", "piqe_blocks", "edge_impaired", "centre_surround_ratio", "PIQEBlocks", "PIQE_BLOCK"]
 
@@ -104,6 +104,7 @@ def centre_surround_ratio(col_s1: Tensor, col_s2: Tensor, n: int = PIQE_BLOCK) -
     return torch.where(torch.isnan(ratio), torch.zeros_like(ratio), ratio)
 
 
+@per_image_on_cpu
 def piqe(x: Tensor, *, quantize: bool = True) -> Tensor:
     """PIQE score per image (0 best, 100 worst) of ``x`` [B, C, H, W] in [0, 1]; float64 [B]."""
     blk = piqe_blocks(x, quantize=quantize)
