@@ -155,7 +155,7 @@ def main() -> None:
                         print(*row, sep=" | ", file=sys.stderr, flush=True)  # progress
     print(f"Command: `{command_line()}`  \nHardware: {hardware()}\n")
     print(f"images/s: best of {args.repeat} calls, libraries taking turns on the same inputs.\n")
-    print(markdown_table(("metric", "size", "batch", "library", "images/s", "max |Δ score| vs ours"), rows))
+    print(markdown_table(("metric", "size", "batch", "library", "images/s", "max abs. score diff. vs ours"), rows))
 
 
 if __name__ == "__main__":
