@@ -24,7 +24,7 @@ from torch import Tensor
 from .color import rgb_to_gray
 from .filters import gaussian_kernel1d, pad
 
-__all__ = ["gray_255", "mscn", "ggd_fit", "aggd_fit", "neighbour_products", "per_image_on_cpu", "SHAPE_GRID_STEP"]
+__all__ = ["gray_255", "mscn", "ggd_fit", "aggd_fit", "neighbour_products", "per_image_on_cpu", "round_half_up", "SHAPE_GRID_STEP"]
 
 #: the shape grid of the MATLAB references: ``gam = 0.2:0.001:10``
 SHAPE_GRID_STEP = 0.001
@@ -46,8 +46,8 @@ def per_image_on_cpu(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return wrapper
 
 
-def _round_half_up(x: Tensor) -> Tensor:
-    # MATLAB's uint8 conversion rounds halves away from zero (inputs here are >= 0)
+def round_half_up(x: Tensor) -> Tensor:
+    """MATLAB's rounding of non-negative values (halves away from zero; torch.round goes to even)."""
     return torch.floor(x + 0.5)
 
 
@@ -61,13 +61,13 @@ def gray_255(x: Tensor, *, quantize: bool = True) -> Tensor:
     """
     if quantize:
         # 8-bit levels are exact in any float dtype: round before widening (less float64 traffic)
-        x = _round_half_up(x.clamp(0, 1) * 255.0).double()
+        x = round_half_up(x.to(torch.promote_types(x.dtype, torch.float32)).clamp(0, 1) * 255.0).double()
     else:
         x = x.double().clamp(0, 1) * 255.0
     if x.shape[1] == 3:
         x = rgb_to_gray(x)
         if quantize:
-            x = _round_half_up(x)
+            x = round_half_up(x)
     elif x.shape[1] != 1:
         raise ValueError(f"expected 1 or 3 channels, got {x.shape[1]}")
     return x

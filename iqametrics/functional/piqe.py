@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from .filters import pad
-from .nss import gray_255, mscn, per_image_on_cpu
+from .nss import gray_255, mscn, per_image_on_cpu, round_half_up
 
 __all__ = ["piqe", "piqe_blocks", "edge_impaired", "centre_surround_ratio", "PIQEBlocks", "PIQE_BLOCK"]
 
@@ -54,9 +54,9 @@ def piqe_blocks(x: Tensor, *, quantize: bool = True) -> PIQEBlocks:
     b, _, h, w = x.shape
     n = PIQE_BLOCK
     pads = (0, (-w) % n, 0, (-h) % n)  # left, right, top, bottom: MATLAB pads after the image
-    gray = gray_255(pad(x.double(), pads, "replicate"), quantize=quantize)
+    gray = gray_255(pad(x, pads, "replicate"), quantize=quantize)
     if not quantize:  # MATLAB rounds the grey image in every case: round(255 * im2double(I))
-        gray = torch.floor(gray + 0.5)
+        gray = round_half_up(gray)
     imnorm = mscn(gray, padding="replicate")
     rows, cols = imnorm.shape[-2] // n, imnorm.shape[-1] // n
     blocks = imnorm.reshape(b, rows, n, cols, n).permute(0, 1, 3, 2, 4)  # [B, r, c, 16, 16]
