@@ -8,6 +8,7 @@ Model modules must not import timm or torchvision at module level for the same r
 from __future__ import annotations
 
 import difflib
+import math
 import importlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple
@@ -58,7 +59,8 @@ class MetricInfo:
             "name": self.name,
             "kind": self.kind,
             "higher_is_better": self.higher_is_better,
-            "score_range": list(self.score_range),
+            # JSON has no infinity: an unbounded end is null
+            "score_range": [v if math.isfinite(v) else None for v in self.score_range],
             "paper": self.paper,
             "licence": self.licence,
             "weights": list(self.weights),

@@ -86,6 +86,7 @@ def test_list_and_info(runner):
     assert result.exit_code == 0 and "psnr" in result.output
     listed = json.loads(runner.invoke(cli.main, ["list", "--json"]).output)
     assert [m["name"] for m in listed] == iqametrics.list_metrics()
+    assert all(len(m["score_range"]) == 2 for m in listed)  # strict JSON: unbounded ends are null
     fr = json.loads(runner.invoke(cli.main, ["list", "--kind", "fr", "--json"]).output)
     assert fr and all(m["kind"] == "FR" for m in fr)
     info = runner.invoke(cli.main, ["info", "psnr"])

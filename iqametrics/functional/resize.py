@@ -70,10 +70,14 @@ def _contributions(in_len: int, out_len: int, scale: float, kernel: str, antiali
 def _resize_dim(x: Tensor, dim: int, out_len: int, scale: float, kernel: str, antialias: bool) -> Tensor:
     in_len = x.shape[dim]
     idx, w = _contributions(in_len, out_len, scale, kernel, antialias, x.device)
-    x = x.movedim(dim, -1)
-    gathered = x[..., idx]  # [..., out_len, taps]
-    y = (gathered * w.to(x.dtype)).sum(dim=-1)
-    return y.movedim(-1, dim)
+    w = w.to(x.dtype)
+    # one gathered slice per tap, accumulated in place: no [..., out_len, taps] intermediate
+    view = [1] * x.dim()
+    view[dim] = out_len
+    y = x.index_select(dim, idx[:, 0]) * w[:, 0].reshape(view)
+    for k in range(1, idx.shape[1]):
+        y.addcmul_(x.index_select(dim, idx[:, k]), w[:, k].reshape(view))
+    return y
 
 
 def imresize(
