@@ -270,13 +270,13 @@ def _from_hub(entry: WeightEntry) -> Path:
             local_files_only=_offline(),
             etag_timeout=_timeout(),
         )
-    except (EntryNotFoundError, RepositoryNotFoundError) as exc:
-        raise _unavailable(entry, f"the Hub has no such file ({type(exc).__name__})") from None
-    except LocalEntryNotFoundError:
+    except LocalEntryNotFoundError:  # first: it subclasses EntryNotFoundError
         why = "offline mode is on (HF_HUB_OFFLINE) and it is not in the cache" if _offline() else (
             "the Hub could not be reached and the file is not in the cache"
         )
         raise _unavailable(entry, why) from None
+    except (EntryNotFoundError, RepositoryNotFoundError) as exc:
+        raise _unavailable(entry, f"the Hub has no such file ({type(exc).__name__})") from None
     except Exception as exc:  # network stacks raise many types; the message names the cause
         raise _unavailable(entry, f"download failed ({type(exc).__name__}: {exc})") from None
     return Path(path)
