@@ -87,7 +87,7 @@ class DISTS(FeatureDistanceMetric):
         weights=("dists", "backbone.vgg16"),
         differentiable=True,
         description="DISTS structure and texture distance on VGG16 features (lower is better).",
-        notes="Typically in [0, 1]; bounded by 2. Options: channels_last.",
+        notes="Typically in [0, 1]; bounded by 2. Options: channels_last, amp.",
     )
 )
 def _factory(*, pretrained: bool = True, **options) -> DISTS:

@@ -91,7 +91,7 @@ _INFO = MetricInfo(
     differentiable=True,
     description="LPIPS v0.1 perceptual distance, AlexNet backbone (lower is better).",
     aliases=("lpips.alex",),
-    notes="Typically in [0, 1]; larger values are possible. Options: channels_last.",
+    notes="Typically in [0, 1]; larger values are possible. Options: channels_last, amp.",
 )
 
 
