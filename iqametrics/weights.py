@@ -233,9 +233,9 @@ def _how_to_supply(entry: WeightEntry) -> str:
     size = f" ({entry.size / 1e6:.1f} MB)" if entry.size else ""
     where = entry.download_url or entry.url
     remote_name = entry.hf_filename or entry.filename
-    saved_as = "" if remote_name == entry.filename else f" saved as {entry.filename}"
+    name_it = "" if remote_name == entry.filename else f" under the name {entry.filename}"
     return (
-        f"To supply it by hand, download {where}{size} on a machine with access, put it{saved_as} in a folder "
+        f"To supply it by hand, download {where}{size} on a machine with access, save it{name_it} in a folder "
         f"and set IQAMETRICS_WEIGHTS_DIR to that folder, or pass weights=PATH (CLI: --weights PATH)."
     )
 
