@@ -55,3 +55,40 @@ def test_compare_image_with_degraded_copy_offline(clive_paths, tmp_path, monkeyp
     same = CliRunner().invoke(cli.main, ["compare", str(ref), str(ref), "--format", "csv", "-q"])
     [identical] = _scores(same.stdout, cli.DEFAULT_FR_METRIC)
     assert identical > value  # the default FR metric (SSIM) is higher-better
+
+
+@pytest.mark.slow
+def test_compare_vtamiq_folders_with_weights_dir(clive_paths, tmp_path, monkeypatch):
+    """`iqa compare --metric vtamiq REF_DIR DIST_DIR` with a weights file made here (random weights:
+    this checks the mechanics of loading, batching and output, not the quality of the scores)."""
+    import torch
+
+    import iqametrics
+    from iqametrics.weights import get_entry
+
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    torch.manual_seed(0)
+    source = iqametrics.create("vtamiq", pretrained=False)
+    torch.save(source.state_dict(), weights_dir / get_entry("vtamiq").filename)
+    monkeypatch.setenv("IQAMETRICS_WEIGHTS_DIR", str(weights_dir))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ref_dir, dist_dir = tmp_path / "ref", tmp_path / "dist"
+    ref_dir.mkdir()
+    dist_dir.mkdir()
+    for i, path in enumerate(clive_paths[:6]):
+        image = Image.open(path).convert("RGB").resize((160, 120))
+        image.save(ref_dir / f"{i}.png")
+        image.filter(ImageFilter.GaussianBlur(1 + i)).save(dist_dir / f"{i}.png")
+    args = ["compare", "--metric", "vtamiq", str(ref_dir), str(dist_dir), "--format", "csv", "-b", "4",
+            "--option", "n_patches=64"]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 0, result.output
+    assert "scoring" in result.stderr  # progress bar for more than five pairs
+    values = _scores(result.stdout, "vtamiq")
+    assert len(values) == 6 and all(math.isfinite(v) for v in values)
+    # the CLI loaded the file: the same weights through the API give the same scores
+    metric = iqametrics.create("vtamiq", weights=str(weights_dir / "vtamiq.pth"), n_patches=64)
+    pairs = [(str(dist_dir / f"{i}.png"), str(ref_dir / f"{i}.png")) for i in range(6)]
+    direct = metric([d for d, _ in pairs], [r for _, r in pairs])
+    assert [round(v, 5) for v in values] == [round(float(v), 5) for v in direct]
