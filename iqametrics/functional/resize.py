@@ -66,9 +66,18 @@ def _resize_dim(x: Tensor, dim: int, out_len: int, scale: float, kernel: str, an
     in_len = x.shape[dim]
     idx, w = _contributions(in_len, out_len, scale, kernel, antialias, x.device)
     x = x.movedim(dim, -1)
-    gathered = x[..., idx]  # [..., out_len, taps]
-    y = (gathered * w.to(x.dtype)).sum(dim=-1)
+    if in_len * out_len <= _DENSE_LIMIT:
+        # the same weights as a dense [out, in] matrix: one matrix product instead of a gather
+        # and a weighted sum, several times faster for the sizes metrics resize to
+        dense = torch.zeros(out_len, in_len, dtype=torch.float64, device=x.device).scatter_add_(1, idx, w)
+        y = x @ dense.T.to(x.dtype)
+    else:
+        gathered = x[..., idx]  # [..., out_len, taps]
+        y = (gathered * w.to(x.dtype)).sum(dim=-1)
     return y.movedim(-1, dim)
+
+
+_DENSE_LIMIT = 1 << 20
 
 
 def imresize(
