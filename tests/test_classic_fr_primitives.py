@@ -56,7 +56,11 @@ def test_gradient_magnitude_has_finite_gradient_on_flat_images():
 
 
 @pytest.mark.parametrize("padding", ["valid", "zeros", "symmetric", "reflect", "replicate"])
-def test_separable_filter_matmul_equals_convolution(padding, rng):
+@pytest.mark.parametrize("tiled", [False, True])
+def test_separable_filter_matmul_equals_convolution(padding, tiled, rng, monkeypatch):
+    if tiled:  # force the tiled band products (used beyond 1024 samples) on a small image
+        monkeypatch.setattr(filters, "_DENSE_BAND_MAX", 8)
+        monkeypatch.setattr(filters, "_BAND_TILE", 4)
     x = torch.rand(2, 3, 20, 27, generator=rng, dtype=torch.float64)
     kv = filters.gaussian_kernel1d(7, 1.2, dtype=torch.float64)
     kh = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
@@ -136,3 +140,11 @@ def test_log_gabor_is_zero_at_dc_and_one_at_centre_frequency():
     r = torch.tensor([0.0, 1 / 6, 0.3], dtype=torch.float64)
     g = spectral.log_gabor(r, 1 / 6, math.log(0.55))
     assert g[0] == 0 and g[1] == pytest.approx(1.0) and 0 < g[2] < 1
+
+
+@pytest.mark.parametrize("pads", [(1, 1, 1, 1), (0, 1, 1, 0), (2, 3, 1, 4), (5, 0, 0, 7)])
+def test_symmetric_padding_matches_numpy(pads, rng):
+    x = torch.rand(2, 1, 4, 5, generator=rng, dtype=torch.float64)
+    left, right, top, bottom = pads
+    expected = np.pad(x.numpy(), ((0, 0), (0, 0), (top, bottom), (left, right)), mode="symmetric")
+    np.testing.assert_array_equal(filters.pad(x, pads, "symmetric").numpy(), expected)

@@ -61,16 +61,12 @@ def rgb_to_ycbcr(x: Tensor, *, scale_255: bool = False) -> Tensor:
     return y if scale_255 else y / 255.0
 
 
-def quantize_8bit(x: Tensor, *, straight_through: bool = False) -> Tensor:
+def quantize_8bit(x: Tensor) -> Tensor:
     """Round [0,1] values to 8-bit levels and back (``im2uint8``), as MATLAB code reading uint8 images does.
 
-    Rounding has a zero gradient almost everywhere.  ``straight_through=True`` keeps the
-    rounded values in the forward pass but passes gradients through unchanged (the
-    straight-through estimator), so a metric gives the same score with or without gradients
-    and can still serve as a loss.
+    Not differentiable (gradient is zero almost everywhere); the metrics that round (the luma of
+    SSIM, MS-SSIM, GMSD: :func:`luma_8bit`) use a straight-through rounding instead.
     """
-    if straight_through:
-        return _round_straight_through(x.clamp(0, 1) * 255.0) / 255.0
     return torch.round(x.clamp(0, 1) * 255.0) / 255.0
 
 

@@ -60,11 +60,10 @@ def _sdsp_priors(rows: int, cols: int, origin: int, device: torch.device, dtype:
 
 def _min_max_normalise(x: Tensor) -> Tensor:
     """Per image ``(x - min) / (max - min)`` (MATLAB ``mat2gray``); 0 for a constant map."""
-    flat = x.flatten(1)
-    lo = flat.min(dim=1).values.view(-1, *([1] * (x.dim() - 1)))
-    hi = flat.max(dim=1).values.view(-1, *([1] * (x.dim() - 1)))
+    lo, hi = torch.aminmax(x.flatten(1), dim=1)
+    shape = (-1,) + (1,) * (x.dim() - 1)
     span = hi - lo
-    return torch.where(span > 0, (x - lo) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(x))
+    return (x - lo.view(shape)) / torch.where(span > 0, span, 1.0).view(shape)
 
 
 def _check_convention(convention: str) -> bool:
@@ -105,15 +104,18 @@ def vsi(
         raise ValueError(f"dist and ref must have the same shape, got {tuple(dist.shape)} and {tuple(ref.shape)}")
     if dist.dim() != 4 or dist.shape[1] != 3:
         raise ValueError(f"VSI needs RGB images [B, 3, H, W], got {tuple(dist.shape)}")
-    x = torch.cat((dist, ref))
-    if data_range != 1.0:
-        x = x / data_range
     official = _check_convention(convention)
-    saliency = sdsp_saliency(x, convention=convention)
-    features = torch.cat((rgb_to_lmn(x, scale=255.0), saliency), dim=1)
-    f = auto_downsample_factor(*x.shape[-2:]) if downsample else 1
-    features = average_downsample(features, f, "zeros")
-    lum, chroma, vs = features[:, :1], features[:, 1:3], features[:, 3:]
+    f = auto_downsample_factor(*dist.shape[-2:]) if downsample else 1
+
+    def channels(x: Tensor) -> Tensor:  # L, M, N and saliency, downsampled
+        x = x / data_range if data_range != 1.0 else x
+        saliency = average_downsample(sdsp_saliency(x, convention=convention), f, "zeros")
+        # the box average is linear: averaging RGB and then converting equals the reference's
+        # conversion then averaging, at a fraction of the cost
+        return torch.cat((rgb_to_lmn(average_downsample(x, f, "zeros"), scale=255.0), saliency), dim=1)
+
+    both = torch.cat((channels(dist), channels(ref)))
+    lum, chroma, vs = both[:, :1], both[:, 1:3], both[:, 3:]
     grad = gradient_magnitude(lum, "scharr", "zeros")
     (g1, g2), (c1, c2), (vs1, vs2) = grad.chunk(2), chroma.chunk(2), vs.chunk(2)
     weight = torch.maximum(vs1, vs2)
