@@ -15,6 +15,8 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from ._cache import cached_constants
+
 __all__ = ["imresize"]
 
 
@@ -64,20 +66,26 @@ def _contributions(in_len: int, out_len: int, scale: float, kernel: str, antiali
 
 def _resize_dim(x: Tensor, dim: int, out_len: int, scale: float, kernel: str, antialias: bool) -> Tensor:
     in_len = x.shape[dim]
-    idx, w = _contributions(in_len, out_len, scale, kernel, antialias, x.device)
     x = x.movedim(dim, -1)
     if in_len * out_len <= _DENSE_LIMIT:
         # the same weights as a dense [out, in] matrix: one matrix product instead of a gather
         # and a weighted sum, several times faster for the sizes metrics resize to
-        dense = torch.zeros(out_len, in_len, dtype=torch.float64, device=x.device).scatter_add_(1, idx, w)
-        y = x @ dense.T.to(x.dtype)
+        y = x @ _dense_weights(in_len, out_len, scale, kernel, antialias, x.dtype, x.device).T
     else:
+        idx, w = _contributions(in_len, out_len, scale, kernel, antialias, x.device)
         gathered = x[..., idx]  # [..., out_len, taps]
         y = (gathered * w.to(x.dtype)).sum(dim=-1)
     return y.movedim(-1, dim)
 
 
 _DENSE_LIMIT = 1 << 20
+
+
+@cached_constants(maxsize=32)
+def _dense_weights(in_len: int, out_len: int, scale: float, kernel: str, antialias: bool, dtype, device) -> Tensor:
+    idx, w = _contributions(in_len, out_len, scale, kernel, antialias, None)
+    dense = torch.zeros(out_len, in_len, dtype=torch.float64).scatter_add_(1, idx, w)
+    return dense.to(device=device, dtype=dtype)
 
 
 def imresize(

@@ -81,7 +81,9 @@ def sdsp_saliency(x: Tensor, *, convention: str = "official") -> Tensor:
     small = imresize(x, size=(_SDSP_SIZE, _SDSP_SIZE), kernel="bilinear") if official else x
     lab = rgb_to_lab(small, "d50" if official else _PORT_WHITE)
     lg, centre = _sdsp_priors(*small.shape[-2:], 1 if official else 0, x.device, x.dtype)
-    response = torch.fft.ifft2(torch.fft.fft2(lab) * lg).real
+    # the log-Gabor is real and even, so the filtered L, a, b are real: half spectra suffice
+    rows, cols = lab.shape[-2:]
+    response = torch.fft.irfft2(torch.fft.rfft2(lab) * lg[:, : cols // 2 + 1], s=(rows, cols))
     frequency_prior = safe_sqrt(response.square().sum(dim=1, keepdim=True))
     ab = _min_max_normalise(lab[:, 1:])
     colour_prior = 1 - torch.exp(-ab.square().sum(dim=1, keepdim=True) / _SIGMA_C**2)
