@@ -212,13 +212,21 @@ def average_downsample(x: Tensor, factor: int, padding: str = "zeros") -> Tensor
         return x
     shape = x.shape
     h, w = shape[-2:]
-    left, right, top, bottom = _same_pads(factor, factor)
-    # only as much padding as the kept windows read: the first window starts at -left
-    right = max(0, -(-w // factor) * factor - w - left)
-    bottom = max(0, -(-h // factor) * factor - h - top)
-    xp = pad(x.reshape(-1, 1, h, w), (left, right, top, bottom), padding)
-    y = F.avg_pool2d(xp, factor, factor)
+    x = x.reshape(-1, 1, h, w)
+    out_h, out_w = -(-h // factor), -(-w // factor)
+    left, _, top, _ = _same_pads(factor, factor)  # left == top
+    if padding == "zeros" and _pooled_len(h, factor, top) == out_h and _pooled_len(w, factor, left) == out_w:
+        # avg_pool2d's own zero border reads the same windows: no padded copy
+        y = F.avg_pool2d(x, factor, factor, padding=left, count_include_pad=True)
+    else:
+        # only as much padding as the kept windows read: the first window starts at -left
+        right, bottom = max(0, out_w * factor - w - left), max(0, out_h * factor - h - top)
+        y = F.avg_pool2d(pad(x, (left, right, top, bottom), padding), factor, factor)
     return y.reshape(*shape[:-2], *y.shape[-2:])
+
+
+def _pooled_len(n: int, f: int, p: int) -> int:
+    return (n + 2 * p - f) // f + 1
 
 
 #: 3x3 derivative operators by their smoothing factor: the x-derivative kernel is
