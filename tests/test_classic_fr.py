@@ -144,7 +144,7 @@ def test_as_loss_gives_the_same_scores_and_finite_gradients(name, photos):
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name", ["psnr", "ssim", "ms_ssim", "gmsd", "fsim", "vsi"])
+@pytest.mark.parametrize("name", FR_METRICS)
 def test_a_gradient_step_improves_the_score(name, photos):
     m = _metric(name, as_loss=True)
     x = _noise(photos, 0.1).requires_grad_(True)
