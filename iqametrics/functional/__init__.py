@@ -15,10 +15,16 @@ from .pyramids import laplacian_pyramid, steerable_pyramid
 from .resize import imresize, tf_resize
 
 # full-reference metrics
+from .fsim import fsim
+from .gmsd import gmsd
 from .mad import mad
 from .nlpd import nlpd
+from .ms_ssim import ms_ssim
+from .phase_congruency import phase_congruency
 from .psnr import psnr
+from .ssim import ssim
 from .vif import vif, vifp
+from .vsi import sdsp_saliency, vsi
 
 # no-reference metrics
 from .brisque import brisque, brisque_features

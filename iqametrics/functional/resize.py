@@ -20,6 +20,8 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from ._cache import cached_constants
+
 __all__ = ["imresize", "tf_resize", "TF_KERNELS"]
 
 
@@ -69,6 +71,11 @@ def _contributions(in_len: int, out_len: int, scale: float, kernel: str, antiali
 
 def _resize_dim(x: Tensor, dim: int, out_len: int, scale: float, kernel: str, antialias: bool) -> Tensor:
     in_len = x.shape[dim]
+    if in_len * out_len <= _DENSE_LIMIT:
+        # the same weights as a dense [out, in] matrix: one matrix product instead of a gather
+        # and a weighted sum, several times faster for the sizes metrics resize to
+        weights = _dense_weights(in_len, out_len, scale, kernel, antialias, x.dtype, x.device)
+        return (x.movedim(dim, -1) @ weights.T).movedim(-1, dim)
     idx, w = _contributions(in_len, out_len, scale, kernel, antialias, x.device)
     w = w.to(x.dtype)
     # one gathered slice per tap, accumulated in place: no [..., out_len, taps] intermediate
@@ -78,6 +85,16 @@ def _resize_dim(x: Tensor, dim: int, out_len: int, scale: float, kernel: str, an
     for k in range(1, idx.shape[1]):
         y.addcmul_(x.index_select(dim, idx[:, k]), w[:, k].reshape(view))
     return y
+
+
+_DENSE_LIMIT = 1 << 20
+
+
+@cached_constants(maxsize=32)
+def _dense_weights(in_len: int, out_len: int, scale: float, kernel: str, antialias: bool, dtype, device) -> Tensor:
+    idx, w = _contributions(in_len, out_len, scale, kernel, antialias, None)
+    dense = torch.zeros(out_len, in_len, dtype=torch.float64).scatter_add_(1, idx, w)
+    return dense.to(device=device, dtype=dtype)
 
 
 def imresize(
