@@ -172,6 +172,4 @@ def rgb_to_gray_8bit(x: Tensor, *, quantize: bool = True, color: str = "gray") -
     check_grey_color(color)
     if quantize:
         x = quantize_8bit(x)
-    if x.shape[1] == 3:
-        x = rgb_to_gray(x) if color == "gray" else rgb_to_y(x)
-    return quantize_8bit(x) if quantize else x
+    return luma_8bit(x, color, quantize=quantize) / 255.0
