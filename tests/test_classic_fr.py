@@ -3,7 +3,7 @@
 Properties on real photos (identity, monotonicity under blur/noise/JPEG, batch invariance,
 dtype, gradients) and comparisons with permissively licensed implementations (scikit-image,
 piq, torchmetrics), each with its tolerance and the reason for it.  The agreement with the
-official MATLAB scores is in test_classic_fr_calibration.py.
+official MATLAB scores is in test_calibration.py.
 """
 from __future__ import annotations
 
