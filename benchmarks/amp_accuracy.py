@@ -1,0 +1,137 @@
+"""How far AMP (bf16/fp16 autocast) scores are from float32 scores, on real photos.
+
+    python benchmarks/amp_accuracy.py --device cuda [--amp bf16 fp16] [--metrics musiq vtamiq ...] [--n 64]
+
+Every metric that supports AMP scores the same real photos twice, in float32 and under autocast,
+and the table gives the largest and median absolute difference, the largest difference relative
+to the spread (standard deviation) of the float32 scores, and the Spearman correlation between
+the two rankings.  NR metrics score the first ``--n`` LIVE Challenge photos of
+``--data`` (``../shared/data``) in batches of mixed sizes; FR metrics score the pristine photos
+against a JPEG (quality 20) and a Gaussian-blurred (radius 2) copy of each.
+
+Weights: each metric is created with its pretrained weights when they can be had (cache,
+``IQAMETRICS_WEIGHTS_DIR``, or the Hub); otherwise with seeded random weights, which the table says,
+as those differences say little about a trained model.  On CPU the library ignores ``amp``; there
+this script wraps the calls in ``torch.autocast("cpu")`` itself, as a rough proxy only.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageFilter
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line, hardware, markdown_table  # noqa: E402
+
+import iqametrics  # noqa: E402
+from iqametrics.io import pil_to_tensor  # noqa: E402
+from iqametrics.weights import WeightsUnavailableError  # noqa: E402
+
+AMP_METRICS = ("musiq", "hyperiqa", "hyperiqa.official", "pyramidiqa", "vtamiq", "vtamiq.kadis", "lpips", "dists")
+
+
+def _images(folder: Path, n: int):
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))[:n]
+    if not paths:
+        raise SystemExit(f"no images in {folder}")
+    return [iqametrics.load_image(p) for p in paths]
+
+
+def _degraded(x: torch.Tensor, kind: str) -> torch.Tensor:
+    img = Image.fromarray((x.permute(1, 2, 0) * 255).round().byte().numpy())
+    if kind == "jpeg":
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=20)
+        img = Image.open(buf).convert("RGB")
+    else:
+        img = img.filter(ImageFilter.GaussianBlur(2))
+    return pil_to_tensor(img)
+
+
+def _create(name: str, device: str, amp):
+    try:
+        return iqametrics.create(name, device=device, amp=amp), "pretrained"
+    except WeightsUnavailableError:
+        torch.manual_seed(0)
+        return iqametrics.create(name, device=device, pretrained=False, amp=amp), "random (seed 0)"
+
+
+def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    ra, rb = (t.argsort().argsort().double() for t in (a, b))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
+
+
+def _score(metric, inputs, batch: int, autocast_cpu):
+    out = []
+    for i in range(0, len(inputs), batch):
+        chunk = inputs[i : i + batch]
+        ctx = torch.autocast("cpu", dtype=autocast_cpu) if autocast_cpu is not None else contextlib.nullcontext()
+        with ctx:
+            if metric.info.kind == "FR":
+                out.append(metric([d for d, _ in chunk], [r for _, r in chunk]).float().cpu())
+            else:
+                out.append(metric(chunk).float().cpu())
+    return torch.cat(out).double()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--amp", nargs="+", default=["bf16", "fp16"], choices=["bf16", "fp16"])
+    parser.add_argument("--metrics", nargs="+", default=list(AMP_METRICS))
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--n", type=int, default=64, help="NR photos; FR uses up to n/2 pristine photos x 2 distortions")
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args()
+
+    data = Path(args.data)
+    nr_inputs = _images(data / "clive" / "images", args.n)
+    refs = _images(data / "pristine", max(1, args.n // 2))
+    fr_inputs = [(_degraded(r, kind), r) for r in refs for kind in ("jpeg", "blur")]
+
+    rows = []
+    for name in args.metrics:
+        fp32, weights = _create(name, args.device, None)
+        if not type(fp32).supports_amp:
+            print(f"{name}: does not support AMP, skipped", file=sys.stderr)
+            continue
+        inputs = fr_inputs if fp32.info.kind == "FR" else nr_inputs
+        base = _score(fp32, inputs, args.batch, None)
+        for amp in args.amp:
+            dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+            on_cuda = torch.device(args.device).type == "cuda"
+            mixed = fp32 if not on_cuda else None
+            if on_cuda:
+                mixed, _ = _create(name, args.device, amp)
+                mixed.load_state_dict(fp32.state_dict())
+            scores = _score(mixed, inputs, args.batch, None if on_cuda else dtype)
+            diff = (scores - base).abs()
+            spread = base.std().item()
+            rows.append(
+                [
+                    name,
+                    weights,
+                    amp if on_cuda else f"{amp} (CPU autocast)",
+                    len(inputs),
+                    f"{diff.max().item():.2e}",
+                    f"{diff.median().item():.2e}",
+                    f"{diff.max().item() / spread:.2e}" if spread > 0 else "–",
+                    f"{_spearman(base, scores):.5f}",
+                ]
+            )
+    print(f"Command: `{command_line()}`  \nHardware: {hardware()}\n")
+    header = ["metric", "weights", "autocast", "inputs", "max |Δ|", "median |Δ|", "max |Δ| / std(fp32)", "Spearman(fp32, amp)"]
+    print(markdown_table(header, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
