@@ -290,6 +290,15 @@ def test_gradients_finite_as_loss(name, photos):
     assert torch.isfinite(same.grad).all()
 
 
+@pytest.mark.parametrize("name", ["vif", "vifp", "nlpd"])
+def test_as_loss_gives_the_inference_scores(name, photos):
+    """The 8-bit rounding is straight-through: a loss scores what inference scores."""
+    refs = torch.stack([photos[0], photos[1]])
+    dists = torch.stack([_noise(photos[0], 0.05), _blur(photos[1], 1.0)])
+    loss = iqametrics.create(name, as_loss=True)(dists.clone().requires_grad_(True), refs)
+    torch.testing.assert_close(loss.detach(), iqametrics.create(name)(dists, refs), rtol=1e-6, atol=1e-7)
+
+
 def test_mad_is_not_a_loss():
     assert not iqametrics.get_info("mad").differentiable
     with pytest.raises(ValueError, match="not differentiable"):

@@ -167,9 +167,10 @@ def rgb_to_gray_8bit(x: Tensor, *, quantize: bool = True, color: str = "gray") -
     that start from ``rgb2gray(imread(...))`` see 8-bit grey levels: the RGB input is rounded to
     8 bit, converted, and rounded again.  ``color="y"`` takes the Y channel of ``rgb2ycbcr``
     instead (studio swing, [16, 235]/255; also ``uint8`` in MATLAB), the luma pyiqa uses.
-    ``quantize=False`` skips both roundings (for losses: rounding has no useful gradient).
+    Both roundings are straight-through for gradients (the gradient of the unrounded grey image),
+    so a loss sees the scores inference gives.  ``quantize=False`` skips both roundings.
     """
     check_grey_color(color)
     if quantize:
-        x = quantize_8bit(x)
+        x = _round_straight_through(x.clamp(0, 1) * 255.0) / 255.0  # quantize_8bit, straight-through
     return luma_8bit(x, color, quantize=quantize) / 255.0

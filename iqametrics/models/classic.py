@@ -69,7 +69,7 @@ def _psnr(*, pretrained: bool = True, **options):
 
 # --- classic FR metrics, part B: VIF, VIFp, NLPD, MAD ------------------------------------------
 # Each scores the 8-bit grey image of MATLAB rgb2gray as the official scripts do; as a loss
-# (create(..., as_loss=True)) the 8-bit rounding is skipped so that gradients flow.
+# (create(..., as_loss=True)) the 8-bit rounding is straight-through, so scores do not change.
 from ..functional.color import check_grey_color  # noqa: E402
 from ..functional.mad import mad as _mad_fn  # noqa: E402
 from ..functional.nlpd import nlpd as _nlpd_fn  # noqa: E402
@@ -80,17 +80,14 @@ from ..functional.vif import vifp as _vifp_fn  # noqa: E402
 
 class _GreyFR(FRMetric):
     """FR metric on MATLAB ``rgb2gray`` grey levels (``color="y"``: the Y of ``rgb2ycbcr``);
-    ``quantize`` rounds to 8 bit like the official scripts reading ``uint8`` files (skipped when
-    used as a loss)."""
+    ``quantize`` rounds to 8 bit like the official scripts reading ``uint8`` files (straight-through
+    for gradients)."""
 
     def __init__(self, quantize: bool = True, color: str = "gray", **kwargs):
         super().__init__(**kwargs)
         check_grey_color(color)
         self.quantize = bool(quantize)
         self.color = color
-
-    def _quantize(self) -> bool:
-        return self.quantize and not self.as_loss
 
 
 class VIF(_GreyFR):
@@ -111,7 +108,7 @@ class VIF(_GreyFR):
 
     def _score(self, dist, ref):
         return _vif_fn(
-            dist, ref, sigma_nsq=self.sigma_nsq, orientations=self.orientations, quantize=self._quantize(), color=self.color
+            dist, ref, sigma_nsq=self.sigma_nsq, orientations=self.orientations, quantize=self.quantize, color=self.color
         )
 
 
@@ -128,7 +125,7 @@ class VIFp(_GreyFR):
         self.sigma_nsq = float(sigma_nsq)
 
     def _score(self, dist, ref):
-        return _vifp_fn(dist, ref, sigma_nsq=self.sigma_nsq, quantize=self._quantize(), color=self.color)
+        return _vifp_fn(dist, ref, sigma_nsq=self.sigma_nsq, quantize=self.quantize, color=self.color)
 
 
 class NLPD(_GreyFR):
@@ -138,7 +135,7 @@ class NLPD(_GreyFR):
     min_size = (32, 32)
 
     def _score(self, dist, ref):
-        return _nlpd_fn(dist, ref, quantize=self._quantize(), color=self.color)
+        return _nlpd_fn(dist, ref, quantize=self.quantize, color=self.color)
 
 
 class MAD(_GreyFR):
@@ -148,7 +145,7 @@ class MAD(_GreyFR):
     min_size = (34, 34)
 
     def _score(self, dist, ref):
-        return _mad_fn(dist, ref, quantize=self._quantize(), color=self.color)
+        return _mad_fn(dist, ref, quantize=self.quantize, color=self.color)
 
 
 @register_metric(
