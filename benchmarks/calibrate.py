@@ -54,6 +54,8 @@ def main(argv=None) -> int:
             ours = (metric(dist) if reference.kind == "NR" else metric(dist, ref)).double().tolist()
         problems = reference.problems(ours)
         status = ("FAIL" if problems else "ok") if reference.checked else "info"
+        if reference.checked and reference.exceptions:
+            status += "; documented exception: " + ", ".join(f"{k} within {v:.0%}" for k, v in reference.exceptions.items())
         if reference.checked and problems:
             failed.append(reference.label())
         print(f"#### `{reference.label()}` vs {reference.source} [{status}]\n")
