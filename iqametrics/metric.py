@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -105,6 +105,13 @@ def to_image_list(images) -> List[Tensor]:
     )
 
 
+def check_min_size(name: str, min_size: Tuple[int, int], height: int, width: int) -> None:
+    """Raise :class:`ImageTooSmallError` if ``height`` × ``width`` is below ``min_size`` (h, w) of metric ``name``."""
+    mh, mw = min_size
+    if height < mh or width < mw:
+        raise ImageTooSmallError(f"image of {width}×{height} px is too small for {name} (needs at least {mw}×{mh})")
+
+
 def _check_range(x: Tensor, what: str = "images") -> None:
     lo, hi = torch.aminmax(x.detach()) if x.numel() else (torch.tensor(0.0), torch.tensor(0.0))
     lo, hi = float(lo), float(hi)
@@ -160,11 +167,7 @@ class Metric(nn.Module):
 
     def check_size(self, height: int, width: int) -> None:
         """Raise :class:`ImageTooSmallError` if an image of this size cannot be scored."""
-        mh, mw = self.min_size
-        if height < mh or width < mw:
-            raise ImageTooSmallError(
-                f"image of {width}×{height} px is too small for {self.name} (needs at least {mw}×{mh})"
-            )
+        check_min_size(self.name, self.min_size, height, width)
 
     def _prepare(self, images, what: str) -> Union[Tensor, List[Tensor]]:
         """A validated float32 batch on the metric's device, or a list if sizes differ."""

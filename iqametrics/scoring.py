@@ -21,7 +21,7 @@ import torch
 
 from .batching import Batch, Failure, iter_image_batches, iter_pair_batches
 from .io import discover_images
-from .metric import Metric
+from .metric import Metric, check_min_size
 
 __all__ = ["Result", "score_files", "compare_files", "run_metrics"]
 
@@ -40,9 +40,8 @@ class _SizeCheck:
         self.limits = [(m.name, tuple(m.min_size)) for m in metrics]
 
     def __call__(self, height: int, width: int) -> None:
-        for name, (mh, mw) in self.limits:
-            if height < mh or width < mw:
-                raise ValueError(f"image of {width}×{height} px is too small for {name} (needs at least {mw}×{mh})")
+        for name, min_size in self.limits:
+            check_min_size(name, min_size, height, width)
 
 
 def _call(metric: Metric, batch: Batch) -> torch.Tensor:

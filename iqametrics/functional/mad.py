@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .color import rgb_to_gray_8bit
+from ._cache import cached_constants
 from .filters import separable_filter2d
 
 __all__ = ["mad", "mad_detection", "mad_appearance"]
@@ -90,16 +91,10 @@ def _block_central_moments(t: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
 
 
 # ----------------------------------------------------------------------------- detection index
-_CSF_CACHE: dict = {}
-
-
+@cached_constants(maxsize=8)
 def _csf(h: int, w: int, device, dtype, nfreq: float = 32.0) -> Tensor:
     """``ifftshift(make_csf(h, w, 32)')``: the CSF of MAD_index.m laid out like ``fft2``."""
-    key = (h, w, device, dtype, nfreq)
-    if key not in _CSF_CACHE:
-        with torch.inference_mode(False):  # cached tensors must also serve autograd calls
-            _CSF_CACHE[key] = _make_csf(h, w, nfreq).to(device=device, dtype=dtype)
-    return _CSF_CACHE[key]
+    return _make_csf(h, w, nfreq).to(device=device, dtype=dtype)
 
 
 def _make_csf(h: int, w: int, nfreq: float) -> Tensor:
@@ -181,16 +176,10 @@ def mad_detection(dist: Tensor, ref: Tensor) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- appearance index
-_GABOR_CACHE: dict = {}
-
-
+@cached_constants(maxsize=4)  # a bank is 20 × H × W: keep only a few sizes
 def _log_gabor_bank(h: int, w: int, device, dtype) -> Tensor:
     """The 5×4 log-Gabor transfer functions of ``gaborconvolve`` (MAD_index.m), fft2 layout."""
-    key = (h, w, device, dtype)
-    if key not in _GABOR_CACHE:
-        with torch.inference_mode(False):  # cached tensors must also serve autograd calls
-            _GABOR_CACHE[key] = _make_log_gabor_bank(h, w).to(device=device, dtype=dtype)
-    return _GABOR_CACHE[key]
+    return _make_log_gabor_bank(h, w).to(device=device, dtype=dtype)
 
 
 def _make_log_gabor_bank(h: int, w: int) -> Tensor:

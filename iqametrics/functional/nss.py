@@ -14,13 +14,14 @@ rather than MATLAB's argmin over 9801 entries, which gives the same index.
 """
 from __future__ import annotations
 
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Callable, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._cache import cached_constants
 from .color import rgb_to_gray
 from .filters import gaussian_kernel1d, pad
 
@@ -73,12 +74,10 @@ def gray_255(x: Tensor, *, quantize: bool = True) -> Tensor:
     return x
 
 
-@lru_cache(maxsize=None)
+@cached_constants(maxsize=None)
 def _window(dtype: torch.dtype, device: torch.device) -> Tensor:
     # fspecial('gaussian', 7, 7/6) is separable: outer(g, g) with g the normalised 1-D Gaussian.
-    # Cached constants are made outside inference mode so that they stay usable everywhere.
-    with torch.inference_mode(False):
-        return gaussian_kernel1d(7, 7.0 / 6.0, dtype=torch.float64).to(device=device, dtype=dtype)
+    return gaussian_kernel1d(7, 7.0 / 6.0, dtype=torch.float64).to(device=device, dtype=dtype)
 
 
 def _blur7(x: Tensor, padding: str) -> Tensor:
@@ -112,22 +111,21 @@ def mscn(x: Tensor, *, padding: str, c: float = 1.0) -> Tensor:
     return mu.neg_().add_(x).div_(sigma)  # (x - mu) / (sigma + c), in place
 
 
-@lru_cache(maxsize=None)
+@cached_constants(maxsize=None)
 def _shape_tables(dtype: torch.dtype, device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
     """Shape grid and its two moment-ratio tables, both made increasing for ``searchsorted``.
 
     ``r_aggd(g) = Γ(2/g)² / (Γ(1/g) Γ(3/g))`` increases with ``g``; the GGD ratio
     ``Γ(1/g) Γ(3/g) / Γ(2/g)²`` (its reciprocal) decreases, so it is stored negated.
     """
-    with torch.inference_mode(False):
-        gam = torch.arange(200, 10001, dtype=torch.float64) * SHAPE_GRID_STEP
-        lg = torch.lgamma
-        log_r = 2 * lg(2 / gam) - lg(1 / gam) - lg(3 / gam)
-        return (
-            gam.to(device=device, dtype=dtype),
-            log_r.exp().to(device=device, dtype=dtype),
-            (-(-log_r).exp()).to(device=device, dtype=dtype),
-        )
+    gam = torch.arange(200, 10001, dtype=torch.float64) * SHAPE_GRID_STEP
+    lg = torch.lgamma
+    log_r = 2 * lg(2 / gam) - lg(1 / gam) - lg(3 / gam)
+    return (
+        gam.to(device=device, dtype=dtype),
+        log_r.exp().to(device=device, dtype=dtype),
+        (-(-log_r).exp()).to(device=device, dtype=dtype),
+    )
 
 
 def _nearest_index(table: Tensor, values: Tensor) -> Tensor:

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import _sp5_filters
+from ._cache import cached_constants
+from ._cache import cached_constants
 from .filters import pad
 
 __all__ = ["corr_dn", "steerable_pyramid", "steerable_pyramid_max_height", "SteerablePyramid", "laplacian_pyramid"]
@@ -65,18 +67,8 @@ class SteerablePyramid(NamedTuple):
     lowpass: Tensor
 
 
-_SP5_CACHE: dict = {}
-
-
+@cached_constants(maxsize=8)
 def _sp5(device, dtype):
-    key = (device, dtype)
-    if key not in _SP5_CACHE:
-        with torch.inference_mode(False):  # cached tensors must also serve autograd calls
-            _SP5_CACHE[key] = _make_sp5(device, dtype)
-    return _SP5_CACHE[key]
-
-
-def _make_sp5(device, dtype):
     def mk(v):
         return torch.tensor(v, dtype=torch.float64).to(device=device, dtype=dtype)
 

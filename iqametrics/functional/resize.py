@@ -14,7 +14,6 @@ and the antialiased bilinear/bicubic kernels); its conventions are listed above 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -202,7 +201,6 @@ TF_KERNELS = {
 }
 
 
-@lru_cache(maxsize=256)
 def _tf_spans(in_len: int, out_len: int, kernel: str, antialias: bool) -> Tuple[Tensor, Tensor]:
     """Source indices and weights [out_len, taps] of ScaleAndTranslate along one axis (CPU)."""
     fn, radius = TF_KERNELS[kernel]
@@ -226,9 +224,14 @@ def _tf_spans(in_len: int, out_len: int, kernel: str, antialias: bool) -> Tuple[
     return src.clamp(max=in_len - 1), weights
 
 
+@cached_constants(maxsize=256)
+def _tf_spans_on(in_len: int, out_len: int, kernel: str, antialias: bool, device, dtype) -> Tuple[Tensor, Tensor]:
+    idx, weights = _tf_spans(in_len, out_len, kernel, antialias)
+    return idx.to(device), weights.to(device, dtype)
+
+
 def _tf_resample_dim(x: Tensor, dim: int, out_len: int, kernel: str, antialias: bool) -> Tensor:
-    idx, weights = _tf_spans(int(x.shape[dim]), int(out_len), kernel, bool(antialias))
-    idx, weights = idx.to(x.device), weights.to(x.device, x.dtype)
+    idx, weights = _tf_spans_on(int(x.shape[dim]), int(out_len), kernel, bool(antialias), x.device, x.dtype)
     shape = [1] * x.dim()
     shape[dim] = out_len
     out = None
