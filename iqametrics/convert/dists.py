@@ -18,7 +18,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from ..nn.backbones import L2Pool2d, VGG16_TAPS
+from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD, L2Pool2d, VGG16_TAPS
 from . import register_converter
 from .backbones import features_to_slices, slice_number
 
@@ -26,8 +26,6 @@ _STAGE = re.compile(r"^stage(\d+)\.(\d+)\.(.+)$")
 # the L2-pooling layers sit at torchvision's max-pool indices: index -> channels
 _POOLS = {4: 64, 9: 128, 16: 256, 23: 512}
 _CONSTANTS = ("mean", "std")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _detect(state: Mapping) -> bool:

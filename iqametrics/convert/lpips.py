@@ -19,17 +19,13 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from ..nn.backbones import ALEXNET_TAPS, SQUEEZENET1_1_TAPS, VGG16_TAPS
+from ..nn.backbones import ALEXNET_TAPS, LPIPS_SCALE, LPIPS_SHIFT, SQUEEZENET1_1_TAPS, VGG16_TAPS
 from . import register_converter
 from .backbones import features_to_slices
 
 _LIN = re.compile(r"^lins?\.?(\d+)\.model\.1\.weight$")
 _NET = re.compile(r"^net\.slice(\d+)\.(\d+)\.(.+)$")
 _OURS_LIN = re.compile(r"^lins\.(\d+)\.weight$")
-
-# lpips.ScalingLayer's constants, written back by the inverse so the result loads strictly
-SHIFT = (-0.030, -0.088, -0.188)
-SCALE = (0.458, 0.448, 0.450)
 
 
 def _detect(state: Mapping) -> bool:
@@ -54,8 +50,8 @@ def lpips_from_ours(state: Mapping) -> dict:
     out = {f"lin{k}.model.1.weight": v for k, v in sorted(lins.items())}
     if any(k.startswith("backbone.") for k in state):
         out.update(features_to_slices(state, _taps_for([int(lins[k].shape[1]) for k in sorted(lins)]), "net.slice"))
-        out["scaling_layer.shift"] = torch.tensor(SHIFT).view(1, 3, 1, 1)
-        out["scaling_layer.scale"] = torch.tensor(SCALE).view(1, 3, 1, 1)
+        out["scaling_layer.shift"] = torch.tensor(LPIPS_SHIFT).view(1, 3, 1, 1)
+        out["scaling_layer.scale"] = torch.tensor(LPIPS_SCALE).view(1, 3, 1, 1)
         out.update({f"lins.{k}.model.1.weight": v for k, v in sorted(lins.items())})
     return out
 

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor
 
 from ..metric import FRMetric
+from ..convert.backbones import PREFIX as BACKBONE_PREFIX
 from ..nn.backbones import TappedFeatures
 
-BACKBONE_PREFIX = "backbone."
 
 
 class FeatureDistanceMetric(FRMetric):

@@ -11,15 +11,13 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
-from ..nn.backbones import vgg16_features
+from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD, vgg16_features
 from ..nn.texture_structure import texture_structure_dissimilarity
 from ..registry import MetricInfo, register_metric
 from ._feature_distance import FeatureDistanceMetric
 
 __all__ = ["DISTS"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class DISTS(FeatureDistanceMetric):

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from ..functional.crops import CROP_MODES, crop_offsets, extract_crops, image_seeds
 from ..functional.pil_resize import pil_resize
 from ..metric import NRMetric
+from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..nn.cbam import CBAM
 from ..nn.fpn import FPN
 from ..nn.hypernet import HyperNetHead, target_net
@@ -46,8 +47,6 @@ from ..weights import WeightsUnavailableError
 
 __all__ = ["HyperIQA", "PyramidIQA", "CropProtocol"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 PATCH = 224
 FEATURE_SIZE = 7
 HYPER_CHANNELS = 112

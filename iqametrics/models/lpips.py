@@ -11,7 +11,7 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
-from ..nn.backbones import alexnet_features, squeezenet1_1_features, vgg16_features
+from ..nn.backbones import LPIPS_SCALE, LPIPS_SHIFT, alexnet_features, squeezenet1_1_features, vgg16_features
 from ..nn.ops import squared_difference
 from ..registry import MetricInfo, register_metric, with_name
 from ._feature_distance import FeatureDistanceMetric
@@ -24,9 +24,7 @@ _NETS = {
     "vgg": (vgg16_features, "backbone.vgg16", "vgg16_features", (16, 16)),
     "squeeze": (squeezenet1_1_features, "backbone.squeezenet1_1", "squeezenet1_1_features", (17, 17)),
 }
-# lpips.ScalingLayer, applied after mapping [0, 1] to [-1, 1]: (2x - 1 - shift) / scale
-_SHIFT = (-0.030, -0.088, -0.188)
-_SCALE = (0.458, 0.448, 0.450)
+# lpips.ScalingLayer (LPIPS_SHIFT, LPIPS_SCALE) is applied after mapping [0, 1] to [-1, 1]
 # lpips.normalize_tensor: f / (||f||_2 over channels + eps)
 _UNIT_EPS = 1e-10
 
@@ -60,8 +58,8 @@ class LPIPS(FeatureDistanceMetric):
         super().__init__(build(), channels_last=channels_last, amp=amp)
         self.net = net
         self.lins = nn.ModuleList(nn.Conv2d(c, 1, kernel_size=1, bias=False) for c in self.backbone.channels)
-        self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("shift", torch.tensor(LPIPS_SHIFT).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("scale", torch.tensor(LPIPS_SCALE).view(1, 3, 1, 1), persistent=False)
         self.converters = ("lpips_official", backbone_converter)
         self.head_key = f"lpips.{net}"
         self.freeze()

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..metric import FRMetric
+from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..nn.patch_sampling import PATCH_SIZE, CAPSampler, PatchSample, average_pyramid, extract_patches
 from ..nn.rcab import residual_group_vector
 from ..weights import WeightsUnavailableError
@@ -42,8 +43,6 @@ from ..registry import MetricInfo, register_metric, with_name
 
 __all__ = ["VTAMIQ", "PAPER_CONFIG", "KADIS_CONFIG", "BACKBONE_WEIGHTS"]
 
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 #: cells per side of the ViT-B/16-384 positional table (576 + 1 [CLS] rows)
 GRID = 24
 #: manifest key of the ImageNet-21k → 1k ViT-B/16 (384 px) used to initialise training
@@ -172,8 +171,8 @@ class VTAMIQ(FRMetric):
             nn.Dropout(dropout),
             nn.Linear(width // 4, 1),
         )
-        self.register_buffer("_mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("_std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     # ------------------------------------------------------------------ positions
     def position_index(self, sample: PatchSample) -> Tensor:

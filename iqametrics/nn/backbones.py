@@ -19,6 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+#: ImageNet normalisation of torchvision/timm backbones (RGB in [0, 1])
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: the input scaling layer of LPIPS (x - shift) / scale, for inputs in [-1, 1]
+LPIPS_SHIFT = (-0.030, -0.088, -0.188)
+LPIPS_SCALE = (0.458, 0.448, 0.450)
+
 __all__ = [
     "TappedFeatures",
     "L2Pool2d",
