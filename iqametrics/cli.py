@@ -190,7 +190,6 @@ def info_command(name, as_json):
 def score_command(paths, metric_names, device, batch_size, workers, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Score images without a reference: files, folders (recursive) and glob patterns."""
     from .io import discover_images
-    from .output import OutputFileError, completed_keys
     from .scoring import score_files
 
     names = list(metric_names) or [DEFAULT_NR_METRIC]
@@ -202,17 +201,24 @@ def score_command(paths, metric_names, device, batch_size, workers, fmt, output,
         raise click.UsageError("no image files found")
     metrics = _create_metrics(names, "NR", _resolve_device(device), weights, _parse_options(metric_options))
     writer_args = dict(fmt=fmt, key_columns=["path"], metrics=[m.name for m in metrics])
-    done = set()
-    if resume:
-        if output is None:
-            raise click.UsageError("--resume needs --output")
-        try:
-            done = completed_keys(output, fmt, ["path"], [m.name for m in metrics])
-        except OutputFileError as exc:
-            raise click.UsageError(str(exc)) from None
-        files = [f for f in files if str(f) not in done]
+    done = _completed(resume, output, writer_args)
+    files = [f for f in files if str(f) not in done]
     records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False)
     _run(records, len(files), writer_args, output, resume, overwrite, quiet, done)
+
+
+def _completed(resume: bool, output, writer_args: dict) -> set:
+    """Keys already scored in ``output`` (``--resume``), or an empty set."""
+    if not resume:
+        return set()
+    if output is None:
+        raise click.UsageError("--resume needs --output")
+    from .output import OutputFileError, completed_keys
+
+    try:
+        return completed_keys(output, writer_args["fmt"], writer_args["key_columns"], writer_args["metrics"])
+    except OutputFileError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _read_pairs_csv(path: str) -> List[tuple]:
@@ -242,7 +248,6 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
     """Compare distorted images with references: REF DIST files, REF_DIR DIST_DIR folders
     (paired by relative path), or --pairs FILE.csv."""
     from .io import discover_pairs
-    from .output import OutputFileError, completed_keys
     from .scoring import compare_files
 
     if pairs_csv:
@@ -258,17 +263,9 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
             raise click.UsageError(str(exc)) from None
     names = list(metric_names) or [DEFAULT_FR_METRIC]
     metrics = _create_metrics(names, "FR", _resolve_device(device), weights, _parse_options(metric_options))
-    keys = ["ref", "dist"]
-    writer_args = dict(fmt=fmt, key_columns=keys, metrics=[m.name for m in metrics])
-    done = set()
-    if resume:
-        if output is None:
-            raise click.UsageError("--resume needs --output")
-        try:
-            done = completed_keys(output, fmt, keys, [m.name for m in metrics])
-        except OutputFileError as exc:
-            raise click.UsageError(str(exc)) from None
-        pairs = [p for p in pairs if (str(p[0]), str(p[1])) not in done]
+    writer_args = dict(fmt=fmt, key_columns=["ref", "dist"], metrics=[m.name for m in metrics])
+    done = _completed(resume, output, writer_args)
+    pairs = [p for p in pairs if (str(p[0]), str(p[1])) not in done]
     records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers)
     _run(records, len(pairs), writer_args, output, resume, overwrite, quiet, done)
 
