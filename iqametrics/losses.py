@@ -131,10 +131,10 @@ def vtamiq_loss(pred: Tensor, target: Tensor, variant: str = "paper", mae_weight
     decay by ×0.975 per epoch.
     """
     if variant == "paper":
-        return F.l1_loss(pred, target) + vtamiq_rank_loss(pred, target)
+        return l1_loss(pred, target) + vtamiq_rank_loss(pred, target)
     if variant == "code":
         total = (
-            mae_weight * F.l1_loss(pred, target)
+            mae_weight * l1_loss(pred, target)
             + vtamiq_rank_loss(pred, target, normalise_by_pred=True)
             + 0.2 * vtamiq_pearson_loss(pred, target)
         )

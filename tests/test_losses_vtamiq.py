@@ -101,3 +101,10 @@ def test_rcab_map_form():
     assert residual_group_2d(32, 2, 4)(x).shape == x.shape
     with pytest.raises(ValueError, match="divisible"):
         ChannelAttention(30, 16)
+
+
+@pytest.mark.parametrize("variant", ["paper", "code"])
+def test_loss_takes_column_predictions_like_flat_ones(variant):
+    """A model's [N, 1] output against [N] targets must not broadcast to [N, N] in the MAE term."""
+    pred, target = torch.tensor([[0.1], [0.5], [0.9]]), torch.tensor([0.2, 0.4, 1.0])
+    assert vtamiq_loss(pred, target, variant) == pytest.approx(vtamiq_loss(pred[:, 0], target, variant).item())
