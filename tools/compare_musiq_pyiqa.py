@@ -89,7 +89,6 @@ def main() -> int:
     parser.add_argument("--no-extra", action="store_true", help="only the lossless golden images")
     parser.add_argument("--json", help="write the pyiqa scores of the golden images here")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     images, results = run(args.seed, not args.no_extra)
     import pyiqa
 

@@ -17,7 +17,6 @@ __all__ = [
     "rgb_to_lmn",
     "rgb_to_lab",
     "quantize_8bit",
-    "to_gray_if_rgb",
     "luma_8bit",
     "rgb_to_gray_8bit",
     "check_grey_color",
@@ -148,10 +147,6 @@ def rgb_to_lab(x: Tensor, white: Union[str, Sequence[float]] = "d50") -> Tensor:
     )
     fx, fy, fz = f.unbind(1)
     return torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=1)
-
-
-def to_gray_if_rgb(x: Tensor) -> Tensor:
-    return rgb_to_gray(x) if x.shape[1] == 3 else x
 
 
 def check_grey_color(color: str) -> None:

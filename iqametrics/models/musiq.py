@@ -280,7 +280,7 @@ class MUSIQNet(nn.Module):
         self.patch_encoder = ResNetRootPatchEncoder(ws_correction=ws_correction)
         self.embedding = nn.Linear(256 * (patch_size // 4) ** 2, hidden_size)
         self.pos_embed = nn.Parameter(torch.zeros(grid_size * grid_size, hidden_size))
-        self.scale_embed = nn.Parameter(torch.zeros(len(self.longer_side_lengths) + 1, hidden_size))
+        self.scale_embed = nn.Parameter(torch.zeros(self.num_scales, hidden_size))
         self.cls_token = nn.Parameter(torch.zeros(hidden_size))
         self.dropout = nn.Dropout(dropout)
         self.encoder = TransformerEncoder(

@@ -174,7 +174,6 @@ class TappedFeatures(nn.Module):
         if last >= len(layers):
             raise ValueError(f"tap index {last} is beyond the {len(layers)} layers")
         self.features = nn.Sequential(*layers[: last + 1])
-        self.tap_names: Tuple[str, ...] = tuple(name for name, _ in order)
         self._tap_index: Dict[int, str] = {index: name for name, index in order}
         channels, self.channels = 3, []
         for i, layer in enumerate(self.features):
