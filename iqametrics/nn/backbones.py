@@ -13,7 +13,7 @@ DISTS (Ding et al., TPAMI 2020) replaces VGG16's max-pooling by :class:`L2Pool2d
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Mapping, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
