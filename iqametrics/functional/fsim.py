@@ -17,6 +17,7 @@ from .color import rgb_to_yiq
 from .filters import auto_downsample_factor, average_downsample, gradient_magnitude
 from .phase_congruency import phase_congruency
 from .similarity import real_power, similarity_map
+from ._pairs import check_pair
 
 __all__ = ["fsim"]
 
@@ -32,8 +33,7 @@ def fsim(dist: Tensor, ref: Tensor, *, chromatic: bool = False, downsample: bool
         chromatic: add the I/Q chrominance similarity (FSIMc).
         downsample: the official automatic downsampling (``False`` compares at full size).
     """
-    if dist.shape != ref.shape:
-        raise ValueError(f"dist and ref must have the same shape, got {tuple(dist.shape)} and {tuple(ref.shape)}")
+    check_pair(dist, ref)
     scale = 255.0 / data_range
     f = auto_downsample_factor(*dist.shape[-2:]) if downsample else 1
 

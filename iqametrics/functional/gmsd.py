@@ -17,6 +17,7 @@ from torch import Tensor
 from .color import luma_8bit
 from .filters import average_downsample, gradient_magnitude
 from .similarity import similarity_map
+from ._pairs import check_pair
 
 __all__ = ["gmsd"]
 
@@ -41,8 +42,7 @@ def gmsd(
             (straight-through for gradients).
         downsample: the official 2x average downsampling.
     """
-    if dist.shape != ref.shape:
-        raise ValueError(f"dist and ref must have the same shape, got {tuple(dist.shape)} and {tuple(ref.shape)}")
+    check_pair(dist, ref)
     lumas = [luma_8bit(t, color, quantize=quantize, data_range=data_range) for t in (dist, ref)]
     if downsample:
         lumas = [average_downsample(t, 2, "zeros") for t in lumas]

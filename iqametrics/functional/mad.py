@@ -33,6 +33,7 @@ from torch import Tensor
 from .color import rgb_to_gray_8bit
 from ._cache import cached_constants
 from .filters import separable_filter2d
+from ._pairs import check_pair
 
 __all__ = ["mad", "mad_detection", "mad_appearance"]
 
@@ -264,10 +265,7 @@ def mad(
     ``rgb2gray``.  ``thresholds`` are the blending constants (2.55, 3.35) of
     ``MAD_index.m``.
     """
-    if dist.shape != ref.shape or dist.dim() != 4:
-        raise ValueError(
-            f"dist and ref must be [B, C, H, W] batches of the same shape, got {tuple(dist.shape)} and {tuple(ref.shape)}"
-        )
+    check_pair(dist, ref, batched=True)
     h, w = ref.shape[-2:]
     if min(h, w) < 2 * BLOCK + 2:
         raise ValueError(f"MAD needs images of at least {2 * BLOCK + 2} px per side, got {w}×{h}")

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from .color import rgb_to_gray_8bit
 from .pyramids import laplacian_pyramid
+from ._pairs import check_pair
 
 __all__ = ["nlpd"]
 
@@ -39,14 +40,11 @@ NLPD_WEIGHTS = (
 def nlpd(dist: Tensor, ref: Tensor, *, quantize: bool = True, color: str = "gray") -> Tensor:
     """NLPD per image: [B, C, H, W] pairs in [0, 1] -> [B] (0 = identical).
 
-    ``quantize`` rounds to 8-bit RGB and 8-bit grey (``rgb2gray`` of a ``uint8`` image); set it
-    false for gradients; ``color="y"`` uses the Y of ``rgb2ycbcr`` instead of ``rgb2gray``.
+    ``quantize`` rounds to 8-bit RGB and 8-bit grey (``rgb2gray`` of a ``uint8`` image;
+    straight-through for gradients); ``color="y"`` uses the Y of ``rgb2ycbcr`` instead of ``rgb2gray``.
     Images need at least 32 px per side (six levels).
     """
-    if dist.shape != ref.shape or dist.dim() != 4:
-        raise ValueError(
-            f"dist and ref must be [B, C, H, W] batches of the same shape, got {tuple(dist.shape)} and {tuple(ref.shape)}"
-        )
+    check_pair(dist, ref, batched=True)
     b = dist.shape[0]
     # double precision reproduces the published scores to ~1e-14; the sparse filters below
     # keep it cheap

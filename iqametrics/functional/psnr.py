@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .color import rgb_to_y
+from ._pairs import check_pair
 
 __all__ = ["psnr"]
 
@@ -29,8 +30,7 @@ def psnr(
     """
     if color not in ("y", "rgb"):
         raise ValueError(f"color must be 'y' or 'rgb', got {color!r}")
-    if dist.shape != ref.shape:
-        raise ValueError(f"dist and ref must have the same shape, got {tuple(dist.shape)} and {tuple(ref.shape)}")
+    check_pair(dist, ref)
     if color == "y" and dist.shape[1] == 3:
         dist, ref = (rgb_to_y(t / data_range) * data_range for t in (dist, ref))
     # one fused mean squared error per image: the difference is never stored (3x faster than

@@ -21,6 +21,7 @@ from torch import Tensor
 from .color import luma_8bit
 from .filters import auto_downsample_factor, average_downsample, gaussian_kernel1d, separable_filter2d
 from .similarity import similarity_map
+from ._pairs import check_pair
 
 __all__ = ["ssim"]
 
@@ -62,8 +63,7 @@ def ssim(
 
 def _prepare(dist: Tensor, ref: Tensor, *, color: str, quantize: bool, data_range: float) -> Tuple[Tensor, Tensor]:
     """The 8-bit luma (0-255) of both images."""
-    if dist.shape != ref.shape:
-        raise ValueError(f"dist and ref must have the same shape, got {tuple(dist.shape)} and {tuple(ref.shape)}")
+    check_pair(dist, ref)
     if dist.dim() != 4:
         raise ValueError(f"expected [B, C, H, W] batches, got shape {tuple(dist.shape)}")
     return tuple(luma_8bit(t, color, quantize=quantize, data_range=data_range) for t in (dist, ref))

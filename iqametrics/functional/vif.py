@@ -28,6 +28,7 @@ from torch import Tensor
 from .color import rgb_to_gray_8bit
 from .filters import gaussian_kernel1d, pad
 from .pyramids import steerable_pyramid
+from ._pairs import check_pair
 
 __all__ = ["vif", "vifp", "VIF_MIN_SIZE", "VIFP_MIN_SIZE"]
 
@@ -39,13 +40,6 @@ VIFP_MIN_SIZE = 41
 
 def _gray_255(x: Tensor, quantize: bool, dtype, color: str) -> Tensor:
     return rgb_to_gray_8bit(x, quantize=quantize, color=color).to(dtype) * 255.0
-
-
-def _check_pair(dist: Tensor, ref: Tensor) -> None:
-    if dist.shape != ref.shape or dist.dim() != 4:
-        raise ValueError(
-            f"dist and ref must be [B, C, H, W] batches of the same shape, got {tuple(dist.shape)} and {tuple(ref.shape)}"
-        )
 
 
 def _distortion_channel(var_x: Tensor, var_y: Tensor, cov: Tensor, tol: float, norm: float) -> Tuple[Tensor, Tensor, Tensor]:
@@ -169,13 +163,13 @@ def vif(
             bands, the official ``subbands = [4 7 ... 25]``; ``range(6)`` uses all six).
         levels: pyramid levels (4); the distortion-channel window at level ``l`` (0 finest) is
             ``2^(levels - l) + 1`` samples wide, as in the official code.
-        quantize: round to 8-bit RGB and 8-bit grey as ``rgb2gray(imread(...))`` does; set
-            false for gradients.
+        quantize: round to 8-bit RGB and 8-bit grey as ``rgb2gray(imread(...))`` does
+            (straight-through for gradients).
         color: ``"gray"`` (MATLAB ``rgb2gray``, as the published scores) or ``"y"`` (Y of
             ``rgb2ycbcr``).
     Images must be at least 72 px on each side for four levels (``maxPyrHt``).
     """
-    _check_pair(dist, ref)
+    check_pair(dist, ref, batched=True)
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     # the pyramid in float32 moves scores by < 1e-6 relative; the window moments (differences
@@ -207,7 +201,7 @@ def vifp(dist: Tensor, ref: Tensor, *, sigma_nsq: float = 2.0, quantize: bool = 
     shift-invariant): scores agree with the double-precision original to ~1e-5 relative.
     ``quantize`` and ``color`` as in :func:`vif`.
     """
-    _check_pair(dist, ref)
+    check_pair(dist, ref, batched=True)
     if min(ref.shape[-2:]) < VIFP_MIN_SIZE:
         raise ValueError(f"vifp needs images of at least {VIFP_MIN_SIZE} px per side, got {tuple(ref.shape[-2:])}")
     x = _gray_255(ref, quantize, torch.float32, color)

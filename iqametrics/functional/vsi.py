@@ -27,6 +27,7 @@ from .filters import auto_downsample_factor, average_downsample, gradient_magnit
 from .resize import imresize
 from .similarity import real_power, similarity_map
 from .spectral import frequency_grid, log_gabor
+from ._pairs import check_pair
 
 __all__ = ["vsi", "sdsp_saliency", "VSI_CONVENTIONS"]
 
@@ -102,8 +103,7 @@ def vsi(
         downsample: the official automatic downsampling.
         convention: ``"official"`` (VSI.m) or ``"iqa-optimization"`` (see :data:`VSI_CONVENTIONS`).
     """
-    if dist.shape != ref.shape:
-        raise ValueError(f"dist and ref must have the same shape, got {tuple(dist.shape)} and {tuple(ref.shape)}")
+    check_pair(dist, ref)
     if dist.dim() != 4 or dist.shape[1] != 3:
         raise ValueError(f"VSI needs RGB images [B, 3, H, W], got {tuple(dist.shape)}")
     official = _check_convention(convention)
