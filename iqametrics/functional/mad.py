@@ -35,9 +35,10 @@ from ._cache import cached_constants
 from .filters import separable_filter2d
 from ._pairs import check_pair
 
-__all__ = ["mad", "mad_detection", "mad_appearance"]
+__all__ = ["mad", "mad_detection", "mad_appearance", "MAD_MIN_SIZE"]
 
 BLOCK = 16  # side of the blocks of the local statistics (ical_std / ical_stat)
+MAD_MIN_SIZE = 2 * BLOCK + 2  # smallest side MAD_index.m can score
 STRIDE = 4  # distance between blocks; each block's values fill its top-left STRIDE×STRIDE cell
 SCALE_WEIGHTS = (0.5, 0.75, 1.0, 5.0, 6.0)
 THRESH1, THRESH2 = 2.55, 3.35
@@ -267,8 +268,8 @@ def mad(
     """
     check_pair(dist, ref, batched=True)
     h, w = ref.shape[-2:]
-    if min(h, w) < 2 * BLOCK + 2:
-        raise ValueError(f"MAD needs images of at least {2 * BLOCK + 2} px per side, got {w}×{h}")
+    if min(h, w) < MAD_MIN_SIZE:
+        raise ValueError(f"MAD needs images of at least {MAD_MIN_SIZE} px per side, got {w}×{h}")
     x = rgb_to_gray_8bit(ref, quantize=quantize, color=color).double() * 255.0
     y = rgb_to_gray_8bit(dist, quantize=quantize, color=color).double() * 255.0
     d_detect = mad_detection(y, x)

@@ -20,10 +20,12 @@ from torch import Tensor
 from .filters import average_downsample, gaussian_kernel1d
 from .ssim import _prepare, ssim_and_cs
 
-__all__ = ["ms_ssim", "MS_SSIM_WEIGHTS"]
+__all__ = ["ms_ssim", "MS_SSIM_WEIGHTS", "MS_SSIM_MIN_SIZE"]
 
 #: the five scale weights of the paper (also the defaults of msssim.m)
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+#: smallest side with the default 11-px window and five scales
+MS_SSIM_MIN_SIZE = 11 * 2 ** (len(MS_SSIM_WEIGHTS) - 1)
 
 
 def ms_ssim(

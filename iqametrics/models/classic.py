@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..functional.fsim import fsim
 from ..functional.gmsd import gmsd
-from ..functional.ms_ssim import ms_ssim
+from ..functional.ms_ssim import MS_SSIM_MIN_SIZE, ms_ssim
 from ..functional.psnr import psnr
 from ..functional.ssim import ssim
 from ..functional.vsi import vsi
@@ -71,6 +71,7 @@ def _psnr(*, pretrained: bool = True, **options):
 # Each scores the 8-bit grey image of MATLAB rgb2gray as the official scripts do; as a loss
 # (create(..., as_loss=True)) the 8-bit rounding is straight-through, so scores do not change.
 from ..functional.color import check_grey_color  # noqa: E402
+from ..functional.mad import MAD_MIN_SIZE  # noqa: E402
 from ..functional.mad import mad as _mad_fn  # noqa: E402
 from ..functional.nlpd import nlpd as _nlpd_fn  # noqa: E402
 from ..functional.vif import VIF_MIN_SIZE, VIFP_MIN_SIZE  # noqa: E402
@@ -142,7 +143,7 @@ class MAD(_GreyFR):
     """Most apparent distortion (Larson & Chandler 2010), as the official ``MAD_index.m``;
     see :func:`iqametrics.functional.mad`."""
 
-    min_size = (34, 34)
+    min_size = (MAD_MIN_SIZE, MAD_MIN_SIZE)
 
     def _score(self, dist, ref):
         return _mad_fn(dist, ref, quantize=self.quantize, color=self.color)
@@ -363,7 +364,7 @@ class MSSSIM(FunctionalFRMetric):
     """MS-SSIM (Wang et al., Asilomar 2003) as Wang's ``msssim.m``; see :func:`iqametrics.functional.ms_ssim`."""
 
     function = staticmethod(ms_ssim)
-    min_size = (176, 176)
+    min_size = (MS_SSIM_MIN_SIZE, MS_SSIM_MIN_SIZE)
 
 
 class GMSD(FunctionalFRMetric):
