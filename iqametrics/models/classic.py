@@ -401,7 +401,7 @@ def _register_fr(cls, name: str, paper: str, description: str, defaults: dict = 
     metric_info = MetricInfo(
         name=name, kind="FR", paper=paper, licence=_OURS, differentiable=True, description=description, **info
     )
-    register_metric(metric_info)(lambda *, pretrained=True, **options: cls(**{**(defaults or {}), **options}))
+    register_metric(metric_info, **(defaults or {}))(lambda *, pretrained=True, **options: cls(**options))
 
 
 _FSIM_PAPER = "Zhang, Zhang, Mou, Zhang. FSIM: a feature similarity index for image quality assessment. IEEE TIP 2011"
