@@ -16,7 +16,7 @@ from typing import Callable, Dict, Iterable, Mapping, Optional
 
 from torch import Tensor
 
-__all__ = ["Converter", "register_converter", "get_converter", "list_converters", "convert_for_model"]
+__all__ = ["Converter", "register_converter", "get_converter", "list_converters", "convert_for_model", "unwrap_state"]
 
 StateDict = Dict[str, Tensor]
 
@@ -28,6 +28,21 @@ class Converter:
     detect: Callable[[Mapping], bool]
     inverse: Optional[Callable[[Mapping], dict]] = None
     description: str = ""
+
+
+def unwrap_state(state: Mapping, wrappers=(), *, strip_module: bool = False) -> Mapping:
+    """The state dict inside a training checkpoint: the value of the first of ``wrappers`` that
+    holds a mapping (else ``state`` itself); with ``strip_module``, the tensors of a model saved
+    from ``DataParallel`` lose their ``module.`` prefix."""
+    for key in wrappers:
+        if isinstance(state.get(key), Mapping):
+            state = state[key]
+            break
+    if strip_module:
+        tensors = [k for k, v in state.items() if isinstance(v, Tensor)]
+        if tensors and all(k.startswith("module.") for k in tensors):
+            state = {k[len("module."):]: state[k] for k in tensors}
+    return state
 
 
 _CONVERTERS: Dict[str, Converter] = {}

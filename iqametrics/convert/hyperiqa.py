@@ -21,7 +21,7 @@ from typing import Dict, List, Mapping, Tuple
 
 import torch
 
-from . import register_converter
+from . import register_converter, unwrap_state
 
 Rules = List[Tuple[str, str]]
 
@@ -57,13 +57,7 @@ HYPERIQA_PYIQA: Rules = (
 
 
 def _unwrap(state: Mapping) -> Mapping:
-    for key in ("params", "state_dict"):
-        if isinstance(state.get(key), Mapping):
-            state = state[key]
-            break
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
+    return unwrap_state(state, ("params", "state_dict"), strip_module=True)
 
 
 def rename(state: Mapping, rules: Rules, what: str) -> Dict[str, torch.Tensor]:

@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Mapping, Tuple
 import torch
 from torch import Tensor
 
-from . import register_converter
+from . import register_converter, unwrap_state
 
 OFFICIAL_PREFIX = "opt/target/"
 _CONVS = ("conv_root", "conv1", "conv2", "conv3", "conv_proj")
@@ -200,10 +200,7 @@ def convert_ours_to_official(state: Mapping[str, Tensor]) -> Dict[str, Tensor]:
 
 # ----------------------------------------------------------------------------- pyiqa (.pth)
 def _unwrap(state: Mapping) -> Mapping:
-    for wrapper in ("params", "state_dict", "params_ema"):
-        if isinstance(state.get(wrapper), Mapping):
-            return state[wrapper]
-    return state
+    return unwrap_state(state, ("params", "state_dict", "params_ema"))
 
 
 def _detect_pyiqa(state: Mapping) -> bool:

@@ -37,7 +37,7 @@ from typing import Dict, Mapping
 import torch
 from torch import Tensor
 
-from . import register_converter
+from . import register_converter, unwrap_state
 
 __all__ = ["upstream_to_ours", "ours_to_upstream", "is_upstream"]
 
@@ -81,12 +81,7 @@ _DIFF_OUT_RE = re.compile(r"diff_net\.(\d+)\.(weight|bias)$")
 
 
 def _unwrap(state: Mapping) -> Mapping:
-    if "model_state_dict" in state and isinstance(state["model_state_dict"], Mapping):
-        state = state["model_state_dict"]
-    keys = [k for k in state if isinstance(state[k], Tensor)]
-    if keys and all(k.startswith("module.") for k in keys):  # saved from DataParallel
-        state = {k[len("module."):]: state[k] for k in keys}
-    return state
+    return unwrap_state(state, ("model_state_dict",), strip_module=True)
 
 
 def is_upstream(state: Mapping) -> bool:
