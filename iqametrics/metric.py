@@ -122,7 +122,7 @@ def _check_range(x: Tensor, what: str = "images") -> None:
         raise ValueError(f"{what} must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]{hint}")
 
 
-def _group_by_size(images: Sequence[Tensor]):
+def group_by_size(images: Sequence[Tensor]):
     groups: dict = {}
     for i, img in enumerate(images):
         groups.setdefault(tuple(img.shape[-2:]), []).append(i)
@@ -277,7 +277,7 @@ class NRMetric(Metric):
     def _score_list(self, images: List[Tensor]) -> Tensor:
         """Scores for differently sized images; default: one pass per same-size group."""
         scores = torch.empty(len(images), device=self.device)
-        for (_, _), idx in _group_by_size(images).items():
+        for (_, _), idx in group_by_size(images).items():
             batch = torch.stack([images[i] for i in idx])
             scores[idx] = self._score(batch).reshape(-1).to(scores.dtype)
         return scores

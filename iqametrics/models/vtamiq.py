@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..metric import FRMetric
+from ..metric import FRMetric, group_by_size
 from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..nn.patch_sampling import PATCH_SIZE, CAPSampler, PatchSample, average_pyramid, extract_patches
 from ..nn.rcab import residual_group_vector
@@ -263,23 +263,23 @@ class VTAMIQ(FRMetric):
         return tuple(torch.cat(t) for t in zip(*[(r, d[0], p, s) for r, d, p, s in parts]))
 
     def _score(self, dist: Tensor, ref: Tensor) -> Tensor:
-        return self._score_list(list(dist), list(ref))
+        return self._score_groups([(list(range(dist.shape[0])), dist, ref)], dist.shape[0])
 
     def _score_list(self, dists: List[Tensor], refs: List[Tensor]) -> Tensor:
-        # every pair has n_patches patches whatever its size: all pairs go through one ViT pass
-        groups: dict = {}
-        for i, d in enumerate(dists):
-            groups.setdefault(tuple(d.shape), []).append(i)
-        order, batches = [], []
-        for idx in groups.values():
-            dist, ref = torch.stack([dists[i] for i in idx]), torch.stack([refs[i] for i in idx])
-            batches.append(self._score_group(dist, ref))
-            order.append(idx)
+        groups = [
+            (idx, torch.stack([dists[i] for i in idx]), torch.stack([refs[i] for i in idx]))
+            for idx in group_by_size(dists).values()
+        ]
+        return self._score_groups(groups, len(dists))
+
+    def _score_groups(self, groups, n_pairs: int) -> Tensor:
+        # every pair has n_patches patches whatever its size: all same-size groups go through one ViT pass
+        batches = [self._score_group(dist, ref) for _, dist, ref in groups]
         ref_p, dist_p, position, scale = (torch.cat(t) for t in zip(*batches))
         q = self.forward_patches(ref_p, dist_p, position, scale if self.scale_embed is not None else None)
-        scores = torch.empty(len(dists), device=q.device, dtype=q.dtype)
+        scores = torch.empty(n_pairs, device=q.device, dtype=q.dtype)
         start = 0
-        for idx in order:
+        for idx, _, _ in groups:
             n = len(idx) * self.n_repeats
             scores[idx] = q[start : start + n].view(self.n_repeats, len(idx)).mean(0)
             start += n
