@@ -28,7 +28,7 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line, hardware, markdown_table  # noqa: E402
+from common import DATA, command_line, hardware, markdown_table  # noqa: E402
 
 import iqametrics  # noqa: E402
 from iqametrics.io import pil_to_tensor  # noqa: E402
@@ -87,7 +87,7 @@ def main() -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--amp", nargs="+", default=["bf16", "fp16"], choices=["bf16", "fp16"])
     parser.add_argument("--metrics", nargs="+", default=list(AMP_METRICS))
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--n", type=int, default=64, help="NR photos; FR uses up to n/2 pristine photos x 2 distortions")
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
@@ -97,6 +97,7 @@ def main() -> int:
     refs = _images(data / "pristine", max(1, args.n // 2))
     fr_inputs = [(_degraded(r, kind), r) for r in refs for kind in ("jpeg", "blur")]
 
+    on_cuda = torch.device(args.device).type == "cuda"
     rows = []
     for name in args.metrics:
         fp32, weights = _create(name, args.device, None)
@@ -107,10 +108,9 @@ def main() -> int:
         base = _score(fp32, inputs, args.batch, None)
         for amp in args.amp:
             dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
-            on_cuda = torch.device(args.device).type == "cuda"
-            mixed = fp32 if not on_cuda else None
+            mixed = fp32  # on CPU: the same model under torch.autocast("cpu")
             if on_cuda:
-                mixed, _ = _create(name, args.device, amp)
+                mixed = _create(name, args.device, amp)[0]
                 mixed.load_state_dict(fp32.state_dict())
             scores = _score(mixed, inputs, args.batch, None if on_cuda else dtype)
             diff = (scores - base).abs()

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line, hardware, markdown_table, time_call  # noqa: E402
+from common import DATA, command_line, hardware, markdown_table, time_call  # noqa: E402
 
 import iqametrics  # noqa: E402
+from iqametrics.io import pil_to_tensor  # noqa: E402
 
 SIZES = ((384, 512), (768, 1024))
 BATCHES = (1, 16)
@@ -34,7 +35,7 @@ METRICS = ("vif", "vifp", "nlpd", "mad")
 def _photo(h: int, w: int) -> torch.Tensor:
     from PIL import Image
 
-    folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "pristine"
+    folder = DATA / "pristine"
     files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")) if folder.is_dir() else []
     if files:
         im = Image.open(files[0]).convert("RGB").resize((w, h), Image.BICUBIC)
@@ -45,8 +46,7 @@ def _photo(h: int, w: int) -> torch.Tensor:
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=20)
     buf.seek(0)
-    to_t = lambda a: torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 255  # noqa: E731
-    return to_t(im), to_t(Image.open(buf).convert("RGB"))
+    return pil_to_tensor(im), pil_to_tensor(Image.open(buf).convert("RGB"))
 
 
 def _implementations(name: str):

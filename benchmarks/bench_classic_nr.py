@@ -25,14 +25,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line, hardware, markdown_table, time_call  # noqa: E402
+from common import DATA, command_line, hardware, markdown_table, time_call  # noqa: E402
 
 import iqametrics  # noqa: E402
 from iqametrics.functional._bundled import bundled_params  # noqa: E402
 
 SIZES = ((384, 512), (768, 1024))
 BATCHES = (1, 16)
-PRISTINE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pristine"
+PRISTINE = DATA / "pristine"
 
 
 def make_inputs(h: int, w: int, n: int) -> torch.Tensor:

@@ -30,10 +30,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import iqametrics  # noqa: E402
-from benchmarks.common import command_line, hardware, markdown_table  # noqa: E402
+from benchmarks.common import DATA, command_line, hardware, markdown_table, sync  # noqa: E402
 from iqametrics.io import load_image  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def load_images(args):
@@ -51,11 +50,6 @@ def load_images(args):
         images = [F.interpolate(im[None], size=(h, w), mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
                   for im in images]
     return images
-
-
-def sync(device):
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
 
 
 def timed(fn, device):

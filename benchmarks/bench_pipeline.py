@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command_line, hardware, markdown_table  # noqa: E402
+from benchmarks.common import DATA, command_line, hardware, markdown_table  # noqa: E402
 
 
 def import_seconds(code: str, repeat: int = 7) -> float:
@@ -33,7 +33,7 @@ def import_seconds(code: str, repeat: int = 7) -> float:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--folder", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "clive" / "images"))
+    parser.add_argument("--folder", default=str(DATA / "clive" / "images"))
     parser.add_argument("--n", type=int, default=200)
     args = parser.parse_args()
 

@@ -21,15 +21,15 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import iqametrics  # noqa: E402
-from benchmarks.common import command_line, hardware, markdown_table, time_call  # noqa: E402
+from benchmarks.common import DATA, command_line, hardware, markdown_table, time_call  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pristine"
+PRISTINE = DATA / "pristine"
 
 
 def _pairs(batch: int, height: int, width: int, device) -> tuple:
     """Reference photos (the pristine set when present, else noise) and noisy copies."""
     g = torch.Generator().manual_seed(0)
-    paths = sorted(p for p in DATA.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")) if DATA.is_dir() else []
+    paths = sorted(p for p in PRISTINE.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")) if PRISTINE.is_dir() else []
     refs = []
     for i in range(batch):
         if paths:

@@ -9,6 +9,7 @@ import platform
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Callable, Iterable, List, Sequence
 
 import torch
@@ -31,7 +32,11 @@ def hardware() -> str:
     )
 
 
-def _sync(device) -> None:
+#: ../shared/data beside the checkout (LIVE Challenge photos, pristine photos)
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def sync(device) -> None:
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
 
@@ -40,13 +45,13 @@ def time_call(fn: Callable[[], object], *, device="cpu", warmup: int = 1, repeat
     """Median wall time in seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
     for _ in range(warmup):
         fn()
-    _sync(device)
+    sync(device)
     times: List[float] = []
     total = 0.0
     while len(times) < repeat or total < min_time:
         start = time.perf_counter()
         fn()
-        _sync(device)
+        sync(device)
         elapsed = time.perf_counter() - start
         times.append(elapsed)
         total += elapsed

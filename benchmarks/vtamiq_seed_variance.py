@@ -28,15 +28,15 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import iqametrics  # noqa: E402
-from benchmarks.common import command_line, hardware, markdown_table  # noqa: E402
+from benchmarks.common import DATA, command_line, hardware, markdown_table  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pristine"
+PRISTINE = DATA / "pristine"
 
 
 def _pairs(n_photos: int):
-    paths = sorted(p for p in DATA.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    paths = sorted(p for p in PRISTINE.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not paths:
-        raise SystemExit(f"no photos in {DATA}")
+        raise SystemExit(f"no photos in {PRISTINE}")
     g = torch.Generator().manual_seed(0)
     refs, dists, names = [], [], []
     for path in paths[:n_photos]:

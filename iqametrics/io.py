@@ -19,7 +19,7 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import Iterable, List, Sequence, Union
+from typing import Iterable, List, Union
 
 import numpy as np
 import torch

@@ -6,11 +6,10 @@ Every row is flushed as soon as it is written, so an interrupted run keeps what 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import os
-from typing import IO, Dict, List, Optional, Sequence, Set
+from typing import IO, Dict, Sequence, Set
 
 __all__ = ["ResultWriter", "completed_keys", "FORMATS", "OutputFileError"]
 

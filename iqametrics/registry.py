@@ -11,7 +11,7 @@ import difflib
 import math
 import importlib
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from .metric import Metric

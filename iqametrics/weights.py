@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Dict, Iterable, Optional, Tuple, Union
 
 import torch
-from torch import Tensor
 
 __all__ = [
     "WeightEntry",

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from iqametrics.batching import Batch, Failure, iter_image_batches, iter_pair_batches
+from iqametrics.batching import Batch, iter_image_batches, iter_pair_batches
 
 
 @pytest.fixture

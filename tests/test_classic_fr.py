@@ -272,7 +272,6 @@ def test_psnr_matches_piq_and_torchmetrics(photos):
     piq = pytest.importorskip("piq")
     tmf = pytest.importorskip("torchmetrics.functional.image")
     ref, dist = photos.double(), _noise(photos, 0.05).double()
-    ours = psnr(dist, ref)
     # piq adds 1e-8 to the MSE (we add 1e-10)
     torch.testing.assert_close(psnr(dist, ref, eps=1e-8), piq.psnr(dist, ref, data_range=1.0, reduction="none"))
     theirs = torch.stack([tmf.peak_signal_noise_ratio(d, r, data_range=1.0) for d, r in zip(dist, ref)])

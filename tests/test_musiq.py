@@ -20,7 +20,6 @@ from iqametrics.convert.musiq import (
 from iqametrics.functional.resize import tf_resize
 from iqametrics.io import load_image
 from iqametrics.models.musiq import (
-    MUSIQ,
     MUSIQNet,
     _token_budget_groups,
     aspect_preserving_size,

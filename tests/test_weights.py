@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import os
 import time
 from pathlib import Path

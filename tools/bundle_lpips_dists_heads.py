@@ -10,17 +10,16 @@ names to ours when they are loaded.  Prints the sha256 of sources and outputs fo
 """
 from __future__ import annotations
 
-import hashlib
+import sys
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's iqametrics
+from iqametrics.weights import sha256_file as sha256  # noqa: E402
+
 DATA = Path(__file__).resolve().parents[1] / "iqametrics" / "data"
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def convert(source: Path, target: Path) -> None:

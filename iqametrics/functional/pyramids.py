@@ -20,7 +20,6 @@ from torch import Tensor
 
 from . import _sp5_filters
 from ._cache import cached_constants
-from ._cache import cached_constants
 from .filters import pad
 
 __all__ = ["corr_dn", "steerable_pyramid", "steerable_pyramid_max_height", "SteerablePyramid", "laplacian_pyramid"]

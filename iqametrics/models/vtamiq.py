@@ -28,7 +28,7 @@ paper-era indexing); the 2022 code's stratified Halton sampler replaced by syste
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from typing import Sequence, Tuple, Union
 
-import torch
 from torch import Tensor
 
 from .ops import squared_difference
