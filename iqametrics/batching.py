@@ -52,12 +52,12 @@ class Failure:
 
 
 class _ImageFiles(Dataset):
-    def __init__(self, paths: Sequence[Path], check: Optional[Callable[[int, int], None]]):
-        self.paths = list(paths)
+    def __init__(self, items: Sequence, check: Optional[Callable[[int, int], None]]):
+        self.items = list(items)
         self.check = check
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.items)
 
     def _load(self, path) -> Tensor:
         image = load_image(path)
@@ -67,21 +67,16 @@ class _ImageFiles(Dataset):
 
     def __getitem__(self, i: int):
         try:
-            return i, self._load(self.paths[i]), None
+            return i, self._load(self.items[i]), None
         except (ImageDecodeError, ValueError) as exc:
             return i, None, getattr(exc, "reason", None) or str(exc)
 
 
 class _PairFiles(_ImageFiles):
-    def __init__(self, pairs: Sequence[Tuple[Path, Path]], check):
-        super().__init__([], check)
-        self.pairs = list(pairs)
-
-    def __len__(self) -> int:
-        return len(self.pairs)
+    """Items are (reference, distorted) path pairs."""
 
     def __getitem__(self, i: int):
-        ref_path, dist_path = self.pairs[i]
+        ref_path, dist_path = self.items[i]
         try:
             ref, dist = self._load(ref_path), self._load(dist_path)
         except (ImageDecodeError, ValueError) as exc:
@@ -121,9 +116,12 @@ def _shape_key(item) -> tuple:
     return tuple(item.shape)
 
 
-def _make_batch(entries, keys_of, stack: bool) -> Batch:
+def _make_batch(entries, keys_of, stack: Optional[bool] = None) -> Batch:
+    """A batch of ``entries`` (index, item); stacked when ``stack`` (default: when all sizes agree)."""
     indices = [i for i, _ in entries]
     items = [x for _, x in entries]
+    if stack is None:
+        stack = len({_shape_key(x) for x in items}) == 1
     keys = [keys_of(i) for i in indices]
     if isinstance(items[0], tuple):
         dists, refs = [d for d, _ in items], [r for _, r in items]
@@ -144,10 +142,10 @@ def _group(stream, keys_of, batch_size: int, mixed_sizes: bool, max_pending: int
                 continue
             pending.append((i, item))
             if len(pending) == batch_size:
-                yield _make_batch(pending, keys_of, stack=len({_shape_key(x) for _, x in pending}) == 1)
+                yield _make_batch(pending, keys_of)
                 pending = []
         if pending:
-            yield _make_batch(pending, keys_of, stack=len({_shape_key(x) for _, x in pending}) == 1)
+            yield _make_batch(pending, keys_of)
         return
     buckets: dict = {}
     waiting = 0
@@ -175,7 +173,7 @@ def default_workers(n_items: int) -> int:
 
     if n_items <= 4:
         return 0
-    return max(1, min(4, (os.cpu_count() or 1)))
+    return min(4, os.cpu_count() or 1)
 
 
 def _stream(dataset, keys_of, n_items, batch_size, workers, mixed_sizes, pin_memory):
