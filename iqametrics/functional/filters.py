@@ -70,11 +70,15 @@ def _symmetric_pad(x: Tensor, pads: Tuple[int, int, int, int]) -> Tensor:
     return torch.cat(parts, dim=-2) if len(parts) > 1 else x
 
 
-def _symmetric_index(n: int, before: int, after: int, device) -> Tensor:
-    idx = torch.arange(-before, n + after, device=device)
+def mirror_index(idx: Tensor, n: int) -> Tensor:
+    """Integer indices folded into [0, n) by half-sample symmetry (MATLAB ``'symmetric'``)."""
     period = 2 * n
     idx = idx % period
     return torch.where(idx >= n, period - 1 - idx, idx)
+
+
+def _symmetric_index(n: int, before: int, after: int, device) -> Tensor:
+    return mirror_index(torch.arange(-before, n + after, device=device), n)
 
 
 def _reflect_index(n: int, before: int, after: int, device) -> Tensor:

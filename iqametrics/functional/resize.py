@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from ._cache import cached_constants
+from .filters import mirror_index
 
 __all__ = ["imresize", "tf_resize", "TF_KERNELS"]
 
@@ -60,10 +61,7 @@ def _contributions(in_len: int, out_len: int, scale: float, kernel: str, antiali
     weights = h(x[:, None] - indices)
     weights = weights / weights.sum(dim=1, keepdim=True)
     # mirror out-of-range indices (MATLAB: aux = [1:in, in:-1:1])
-    idx0 = indices.long() - 1
-    period = 2 * in_len
-    idx0 = idx0 % period
-    idx0 = torch.where(idx0 >= in_len, period - 1 - idx0, idx0)
+    idx0 = mirror_index(indices.long() - 1, in_len)
     keep = (weights != 0).any(dim=0)
     return idx0[:, keep], weights[:, keep]
 
