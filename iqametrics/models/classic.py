@@ -79,74 +79,61 @@ from ..functional.vif import vif as _vif_fn  # noqa: E402
 from ..functional.vif import vifp as _vifp_fn  # noqa: E402
 
 
-class _GreyFR(FRMetric):
+class _GreyFR(FunctionalFRMetric):
     """FR metric on MATLAB ``rgb2gray`` grey levels (``color="y"``: the Y of ``rgb2ycbcr``);
     ``quantize`` rounds to 8 bit like the official scripts reading ``uint8`` files (straight-through
     for gradients)."""
 
-    def __init__(self, quantize: bool = True, color: str = "gray", **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, quantize: bool = True, color: str = "gray", **options):
         check_grey_color(color)
-        self.quantize = bool(quantize)
-        self.color = color
+        super().__init__(quantize=bool(quantize), color=color, **options)
+
+
+def _positive(name: str, value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return float(value)
 
 
 class VIF(_GreyFR):
     """Wavelet-domain visual information fidelity (Sheikh & Bovik, IEEE TIP 2006), as the
     official ``vifvec.m``; see :func:`iqametrics.functional.vif` and ``docs/models/classic_fr_b.md``."""
 
+    function = staticmethod(_vif_fn)
     min_size = (VIF_MIN_SIZE, VIF_MIN_SIZE)
 
-    def __init__(self, sigma_nsq: float = 0.4, orientations=(0, 3), **kwargs):
-        super().__init__(**kwargs)
-        if sigma_nsq <= 0:
-            raise ValueError(f"sigma_nsq must be positive, got {sigma_nsq}")
+    def __init__(self, sigma_nsq: float = 0.4, orientations=(0, 3), **options):
         orientations = tuple(int(o) for o in orientations)
         if not orientations or any(o < 0 or o > 5 for o in orientations):
             raise ValueError(f"orientations must be a non-empty subset of 0..5, got {orientations}")
-        self.sigma_nsq = float(sigma_nsq)
-        self.orientations = orientations
-
-    def _score(self, dist, ref):
-        return _vif_fn(
-            dist, ref, sigma_nsq=self.sigma_nsq, orientations=self.orientations, quantize=self.quantize, color=self.color
-        )
+        super().__init__(sigma_nsq=_positive("sigma_nsq", sigma_nsq), orientations=orientations, **options)
 
 
 class VIFp(_GreyFR):
     """Pixel-domain VIF (``vifp_mscale.m``), the simplified VIF of piq/torchmetrics; a different
     metric from ``vif``.  See :func:`iqametrics.functional.vifp`."""
 
+    function = staticmethod(_vifp_fn)
     min_size = (VIFP_MIN_SIZE, VIFP_MIN_SIZE)
 
-    def __init__(self, sigma_nsq: float = 2.0, **kwargs):
-        super().__init__(**kwargs)
-        if sigma_nsq <= 0:
-            raise ValueError(f"sigma_nsq must be positive, got {sigma_nsq}")
-        self.sigma_nsq = float(sigma_nsq)
-
-    def _score(self, dist, ref):
-        return _vifp_fn(dist, ref, sigma_nsq=self.sigma_nsq, quantize=self.quantize, color=self.color)
+    def __init__(self, sigma_nsq: float = 2.0, **options):
+        super().__init__(sigma_nsq=_positive("sigma_nsq", sigma_nsq), **options)
 
 
 class NLPD(_GreyFR):
     """Normalized Laplacian pyramid distance (Laparra et al. 2016), as the official ``NLP_dist.m``;
     see :func:`iqametrics.functional.nlpd`."""
 
+    function = staticmethod(_nlpd_fn)
     min_size = (32, 32)
-
-    def _score(self, dist, ref):
-        return _nlpd_fn(dist, ref, quantize=self.quantize, color=self.color)
 
 
 class MAD(_GreyFR):
     """Most apparent distortion (Larson & Chandler 2010), as the official ``MAD_index.m``;
     see :func:`iqametrics.functional.mad`."""
 
+    function = staticmethod(_mad_fn)
     min_size = (MAD_MIN_SIZE, MAD_MIN_SIZE)
-
-    def _score(self, dist, ref):
-        return _mad_fn(dist, ref, quantize=self.quantize, color=self.color)
 
 
 @register_metric(
