@@ -56,11 +56,7 @@ def _pairs(n_photos: int):
 @torch.inference_mode()
 def _features_and_scores(m, ref, dist):
     ref_p, (dist_p,), pos, scale = m.sample_patches(ref, dist)
-    scale = scale if m.scale_embed is not None else None
-    b = ref.shape[0]
-    both = lambda t: None if t is None else torch.cat([t, t])  # noqa: E731
-    f = m.encode(torch.cat([ref_p, dist_p]), both(pos), both(scale))
-    diff = f[:b] - f[b:]
+    diff = m.feature_difference(ref_p, dist_p, pos, scale if m.scale_embed is not None else None)
     return diff, m.head(m.diffnet(diff)).squeeze(1)
 
 

@@ -347,6 +347,16 @@ def test_repeats_and_seed_options():
     s1, s2, s3 = one(dist, ref), two(dist, ref), other(dist, ref)
     assert not torch.equal(s1, s2) and not torch.equal(s1, s3)
     assert torch.equal(s2, two(dist, ref))
+    # n_repeats = 2 is the mean of the scores of repeats 0 and 1, each sampled on its own (batch of 2)
+    (ref_b, dist_b) = _pair(seed=1)
+    ref, dist = torch.cat([ref, ref_b]), torch.cat([dist, dist_b])
+    s2 = two(dist, ref)
+    with torch.inference_mode():
+        per_repeat = []
+        for k in range(2):
+            r, (d,), position, scale = two.sample_patches(ref, dist, repeat=k)
+            per_repeat.append(two.forward_patches(r, d, position, scale if two.scale_embed is not None else None))
+    torch.testing.assert_close(s2, torch.stack(per_repeat).mean(0), rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="n_repeats"):
         _small(n_repeats=0)
 

@@ -28,7 +28,7 @@ paper-era indexing); the 2022 code's stratified Halton sampler replaced by syste
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -89,7 +89,7 @@ class VTAMIQ(FRMetric):
             samplings, e.g. to measure sampling variance.
         n_repeats: average the score over this many independent samplings.
         dropout: dropout of the MLP head (training only).
-        amp: ``"bf16"`` / ``"fp16"`` autocast of the ViT on CUDA; DiffNet and head stay fp32.
+        amp: ``"bf16"`` / ``"fp16"`` autocast of the ViT (CUDA or CPU); DiffNet and head stay fp32.
     """
 
     accepts_mixed_sizes = True
@@ -220,19 +220,25 @@ class VTAMIQ(FRMetric):
             x = block(x)
         return vit.norm(x[:, 0])
 
+    def feature_difference(
+        self, ref_patches: Tensor, dist_patches: Tensor, position: Tensor, scale: Optional[Tensor] = None
+    ) -> Tensor:
+        """ViT [CLS] features of the reference minus those of the distorted patches, float32 [B, D]."""
+        b = ref_patches.shape[0]
+        both = lambda t: None if t is None else torch.cat([t, t])  # noqa: E731
+        features = self.encode(torch.cat([ref_patches, dist_patches]), both(position), both(scale))
+        # the difference of two close feature vectors loses precision in 16 bits: it is taken in fp32
+        features = features.float()
+        return features[:b] - features[b:]
+
     def forward_patches(
         self, ref_patches: Tensor, dist_patches: Tensor, position: Tensor, scale: Optional[Tensor] = None
     ) -> Tensor:
         """Raw VTAMIQ output [B] from aligned patch sets (the training entry point)."""
-        b = ref_patches.shape[0]
-        both = lambda t: None if t is None else torch.cat([t, t])  # noqa: E731
-        features = self.encode(torch.cat([ref_patches, dist_patches]), both(position), both(scale))
-        # the difference of two close feature vectors loses precision in 16 bits: DiffNet and the
-        # head run in fp32 whatever the autocast state
-        with torch.autocast(device_type=features.device.type, enabled=False):
-            features = features.float()
-            q = self.head(self.diffnet(features[:b] - features[b:]))
-        return q.squeeze(1)
+        diff = self.feature_difference(ref_patches, dist_patches, position, scale)
+        # DiffNet and the head run in fp32 whatever the autocast state
+        with torch.autocast(device_type=diff.device.type, enabled=False):
+            return self.head(self.diffnet(diff)).squeeze(1)
 
     # ------------------------------------------------------------------ sampling
     def _normalise(self, x: Tensor) -> Tensor:
@@ -245,7 +251,12 @@ class VTAMIQ(FRMetric):
         each pair's content (inference); pass one to draw fresh patches (training; several
         distorted batches, e.g. PieAPP triplets, share the corners).
         """
-        samples = self.sampler.sample(ref, *dists, generator=generator, repeat=repeat)
+        return self._sample_patches(ref, dists, generator, (repeat,))
+
+    def _sample_patches(self, ref: Tensor, dists: Sequence[Tensor], generator, repeats: Sequence[int]):
+        # every repeat shares the difference maps and the pyramids; outputs are repeat-major [R·B, ...]
+        per_repeat = self.sampler.sample_repeats(ref, *dists, generator=generator, repeats=repeats)
+        samples = [s for row in per_repeat for s in row]
         device = ref.device
         corners = torch.stack([s.corners for s in samples]).to(device, non_blocking=True)
         position = torch.stack([self.position_index(s) for s in samples]).to(device, non_blocking=True)
@@ -259,8 +270,8 @@ class VTAMIQ(FRMetric):
 
     def _score_group(self, dist: Tensor, ref: Tensor):
         """Patches of a same-size group for every repeat, stacked repeat-major."""
-        parts = [self.sample_patches(ref, dist, repeat=k) for k in range(self.n_repeats)]
-        return tuple(torch.cat(t) for t in zip(*[(r, d[0], p, s) for r, d, p, s in parts]))
+        ref_p, (dist_p,), position, scale = self._sample_patches(ref, (dist,), None, range(self.n_repeats))
+        return ref_p, dist_p, position, scale
 
     def _score(self, dist: Tensor, ref: Tensor) -> Tensor:
         return self._score_groups([(list(range(dist.shape[0])), dist, ref)], dist.shape[0])

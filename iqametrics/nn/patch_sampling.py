@@ -169,9 +169,10 @@ def average_pyramid(x: Tensor, levels: int) -> List[Tensor]:
 def extract_patches(images: Sequence[Tensor], sample_corners: Tensor, counts: Sequence[int]) -> Tensor:
     """Gather patches from a same-size group.
 
-    ``images``: pyramid levels, level k of shape [B, C, H_k, W_k]; ``sample_corners`` [B, N, 2]
-    (long, on the images' device) ordered by level with ``counts[k]`` patches at level k.
-    Returns [B, N, C, 16, 16].
+    ``images``: pyramid levels, level k of shape [B, C, H_k, W_k]; ``sample_corners`` [R·B, N, 2]
+    (long, on the images' device): R ≥ 1 sets of corners for the B images, set-major (row
+    ``r·B + b`` belongs to image ``b``), each ordered by level with ``counts[k]`` patches at level k.
+    Returns [R·B, N, C, 16, 16].
     """
     out, start = [], 0
     for level, n in zip(images, counts):
@@ -179,7 +180,7 @@ def extract_patches(images: Sequence[Tensor], sample_corners: Tensor, counts: Se
             continue
         corners = sample_corners[:, start : start + n]
         windows = level.unfold(2, PATCH_SIZE, 1).unfold(3, PATCH_SIZE, 1)  # [B, C, H', W', P, P] view
-        batch = torch.arange(level.shape[0], device=level.device)[:, None].expand(-1, n)
+        batch = (torch.arange(sample_corners.shape[0], device=level.device) % level.shape[0])[:, None].expand(-1, n)
         out.append(windows[batch, :, corners[..., 0], corners[..., 1]])  # [B, n, C, P, P]
         start += n
     return torch.cat(out, dim=1)
@@ -333,9 +334,16 @@ class CAPSampler:
     ) -> List[PatchSample]:
         """Corners for every pair of a same-size batch ``ref``, ``dists`` [B, 3, H, W] in [0, 1].
 
-        Without ``generator`` each pair gets its own generator seeded from its content
-        (deterministic); with one (training), all pairs draw from it in batch order.
+        Without ``generator`` each pair gets its own generator seeded from its content and
+        ``repeat`` (deterministic); with one (training), all pairs draw from it in batch order.
         """
+        return self.sample_repeats(ref, *dists, generator=generator, repeats=(repeat,))[0]
+
+    def sample_repeats(
+        self, ref: Tensor, *dists: Tensor, generator: torch.Generator = None, repeats: Sequence[int] = (0,)
+    ) -> List[List[PatchSample]]:
+        """:meth:`sample` for each repeat index in ``repeats`` ([repeat][pair]); the difference maps
+        are computed once for all of them."""
         if not dists:
             raise ValueError("CAPS needs the reference and at least one distorted batch")
         for d in dists:
@@ -346,9 +354,12 @@ class CAPSampler:
             raise ValueError(f"images must be at least {PATCH_SIZE}×{PATCH_SIZE}, got {width}×{height}")
         maps, summary = self.difference_maps(ref, dists)
         out = []
-        for b in range(ref.shape[0]):
-            g = generator
-            if g is None:
-                g = torch.Generator().manual_seed(self.pair_seed(summary[b], height, width, repeat))
-            out.append(self.sample_pair([m[b] for m in maps], height, width, g))
+        for repeat in repeats:
+            row = []
+            for b in range(ref.shape[0]):
+                g = generator
+                if g is None:
+                    g = torch.Generator().manual_seed(self.pair_seed(summary[b], height, width, repeat))
+                row.append(self.sample_pair([m[b] for m in maps], height, width, g))
+            out.append(row)
         return out
