@@ -137,6 +137,30 @@ def test_fr_dispatch_and_errors():
     torch.testing.assert_close(m(pairs_d, pairs_r), expected)
 
 
+class LinearLevel(NRMetric):
+    """Toy AMP-capable metric: a linear layer over the mean colour; records the dtype it computed in."""
+
+    supports_amp = True
+
+    def __init__(self, amp=None):
+        super().__init__(amp=amp)
+        self.linear = torch.nn.Linear(3, 1)
+        self.seen = None
+
+    def _score(self, x):
+        out = self.linear(x.mean(dim=(2, 3)))
+        self.seen = out.dtype
+        return out[:, 0].float()
+
+
+@pytest.mark.parametrize("amp, dtype", [(None, torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_amp_autocasts_on_cpu(amp, dtype):
+    # amp applies on CPU as on CUDA (docs/api.md)
+    m = LinearLevel(amp=amp)
+    scores = m(torch.rand(2, 3, 8, 8))
+    assert m.seen == dtype and scores.dtype == torch.float32
+
+
 def test_amp_option_validated():
     with pytest.raises(ValueError, match="does not support AMP"):
         NRMetric(amp="bf16")

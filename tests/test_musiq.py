@@ -509,18 +509,30 @@ def test_official_init_gives_constant_output_and_gradients_flow():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
 
 
-def test_bf16_autocast_path_runs_on_cpu(mixed_photos):
-    # AMP is used on CUDA (create(..., amp="bf16")); its code path is exercised here with CPU autocast
-    net = _net(**SHALLOW)
+def test_bf16_autocast_on_cpu(mixed_photos):
+    # create(..., amp="bf16") autocasts on CPU as on CUDA; the GroupNorms run in float32 (nn.norm)
     imgs = mixed_photos[2:4]
-    with torch.inference_mode():
-        ref = net.scores(net(imgs))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            low = net.scores(net(imgs))
+    ref = iqametrics.create("musiq", pretrained=False, **SHALLOW)(imgs)
+    m = iqametrics.create("musiq", pretrained=False, amp="bf16", **SHALLOW)
+    assert m.amp_dtype == torch.bfloat16
+    low = m(imgs)
     assert low.dtype == torch.float32 and torch.isfinite(low).all()
+    assert not torch.equal(low, ref)  # autocast really ran
     # bf16 keeps ~3 significant digits; the untrained outputs are O(1)
     torch.testing.assert_close(low, ref, rtol=0, atol=0.05)
-    assert iqametrics.create("musiq", pretrained=False, amp="bf16", **SHALLOW).amp_dtype == torch.bfloat16
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        tokens = m.net.tokenize(imgs)
+        features = m.net.patch_encoder(tokens.patches[:8].contiguous(memory_format=torch.channels_last))
+    assert tokens.patches.dtype == torch.float32 and features.dtype == torch.bfloat16
+
+
+def test_patch_chunk_changes_nothing_but_speed(mixed_photos):
+    imgs = mixed_photos[:2]
+    small = iqametrics.create("musiq", pretrained=False, patch_chunk=7, **SHALLOW)(imgs)
+    default = iqametrics.create("musiq", pretrained=False, **SHALLOW)(imgs)
+    torch.testing.assert_close(small, default, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="patch_chunk"):
+        MUSIQNet(patch_chunk=0)
 
 
 def test_options_are_validated():

@@ -170,7 +170,7 @@ class HyperIQA(NRMetric):
         channels_last: run the convolutions in channels-last memory format (faster on GPUs).
         imagenet_backbone: start the backbone from timm's ``resnet50.tv_in1k`` (torchvision's
             ImageNet weights, as the official code does before training); downloads them.
-        amp: ``"bf16"``/``"fp16"`` autocast on CUDA.
+        amp: ``"bf16"``/``"fp16"`` autocast (CUDA or CPU).
 
     Departures from the official code: deterministic crops instead of unseeded random crops; the
     resize runs in torch (:func:`~iqametrics.functional.pil_resize`: at most one 8-bit level from
