@@ -13,6 +13,7 @@ photos downscaled to a longer side of ``--large-side`` px (default 1024), decode
 Run with an environment that has both iqametrics and pyiqa (pyiqa is not a dependency):
 
     PYTHONPATH=. /work/scratch/peers/bin/python benchmarks/bench_musiq.py
+    PYTHONPATH=. /work/scratch/peers/bin/python benchmarks/bench_musiq.py --amp none bf16   # + CPU autocast
     PYTHONPATH=. python benchmarks/bench_musiq.py --device cuda --amp bf16 --size 1024x768 --batch-size 32
 
 Prints a Markdown table with the command, the hardware and the library versions.
@@ -64,7 +65,8 @@ def timed(fn, device):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none")
+    parser.add_argument("--amp", nargs="+", choices=["none", "bf16", "fp16"], default=["none"],
+                        help="precisions to time, each for both implementations (e.g. --amp none bf16)")
     parser.add_argument("--n-clive", type=int, default=24)
     parser.add_argument("--n-large", type=int, default=8)
     parser.add_argument("--large-side", type=int, default=1024)
@@ -73,45 +75,50 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved timed passes over the folder (best is kept)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--no-pyiqa", action="store_true")
+    parser.add_argument("--no-single", action="store_true", help="skip ours with one image per call")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device, amp = args.device, None if args.amp == "none" else args.amp
+    device = args.device
     images = load_images(args)
     on_device = [im.to(device) for im in images]
     sizes = sorted({f"{im.shape[-1]}×{im.shape[-2]}" for im in images})
     impls = []
-
-    ours = iqametrics.create("musiq", device=device, pretrained=False, amp=amp)
-    ours(on_device[:2])  # warm-up
-
-    def ours_batched():
-        for i in range(0, len(on_device), args.batch_size):
-            ours(on_device[i : i + args.batch_size])
-
-    def ours_single():
-        for im in on_device:
-            ours([im])
-
-    impls.append((f"iqametrics, lists of {args.batch_size} mixed-size images", ours_batched))
-    impls.append(("iqametrics, one image per call", ours_single))
-
     if not args.no_pyiqa:
         import pyiqa
         from pyiqa.archs.musiq_arch import MUSIQ as PyiqaMUSIQ
 
         theirs = PyiqaMUSIQ(pretrained=False).to(device).eval()
-        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp)
 
-        @torch.inference_mode()
-        def pyiqa_single():
+    for precision in args.amp:
+        amp = None if precision == "none" else precision
+        tag = "float32" if amp is None else amp
+        ours = iqametrics.create("musiq", device=device, pretrained=False, amp=amp)
+        ours(on_device[:2])  # warm-up
+
+        def ours_batched(ours=ours):
+            for i in range(0, len(on_device), args.batch_size):
+                ours(on_device[i : i + args.batch_size])
+
+        def ours_single(ours=ours):
             for im in on_device:
-                with torch.autocast(torch.device(device).type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    theirs(im[None])
+                ours([im])
 
-        with torch.inference_mode():
-            theirs(on_device[0][None])  # warm-up
-        impls.append((f"pyiqa {pyiqa.__version__}, one image per call", pyiqa_single))
+        impls.append((f"iqametrics {tag}, lists of {args.batch_size} mixed-size images", ours_batched))
+        if not args.no_single:
+            impls.append((f"iqametrics {tag}, one image per call", ours_single))
+        if not args.no_pyiqa:
+            amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+            @torch.inference_mode()
+            def pyiqa_single(amp_dtype=amp_dtype):
+                for im in on_device:
+                    with torch.autocast(torch.device(device).type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                        theirs(im[None])
+
+            pyiqa_single()  # warm-up
+            impls.append((f"pyiqa {pyiqa.__version__} {tag} (autocast), one image per call" if amp else
+                          f"pyiqa {pyiqa.__version__} {tag}, one image per call", pyiqa_single))
 
     # rounds interleave the implementations so that load changes on a shared machine hit all of them
     best = {label: (float("inf"), float("inf")) for label, _ in impls}
@@ -121,15 +128,19 @@ def main() -> int:
             best[label] = (min(best[label][0], wall), min(best[label][1], cpu))
     rows = [[label, len(images) / wall, wall, cpu / len(images)] for label, (wall, cpu) in best.items()]
     print(f"Command: `{command_line()}`\n")
-    print(f"Hardware: {hardware()}; iqametrics {iqametrics.__version__}; device {device}, AMP {args.amp}\n")
+    print(f"Hardware: {hardware()}; iqametrics {iqametrics.__version__}; device {device}\n")
     print(f"Images: {len(images)} ({args.n_clive} LIVE Challenge + {args.n_large} pristine photos at longer side "
           f"{args.large_side}{', all resized to ' + args.size if args.size else ''}); sizes: {', '.join(sizes)}\n")
     print(markdown_table(["implementation", "images/s", "seconds per pass (wall)", "CPU seconds per image"], rows))
     if not args.no_pyiqa:
-        ours_wall, ours_cpu = best[impls[0][0]]
-        their_wall, their_cpu = best[impls[-1][0]]
-        print(f"\niqametrics (lists) vs pyiqa in this run: {their_wall / ours_wall:.2f}× faster in wall time, "
-              f"{their_cpu / ours_cpu:.2f}× less CPU time (best of {args.repeat} interleaved rounds).")
+        pyiqa_fp32 = next(label for label in best if label.startswith("pyiqa") and "float32" in label) \
+            if "none" in args.amp else None
+        print()
+        for label, (wall, cpu) in best.items():
+            if pyiqa_fp32 and label.startswith("iqametrics"):
+                their_wall, their_cpu = best[pyiqa_fp32]
+                print(f"- {label}: {their_wall / wall:.2f}× pyiqa float32 in wall time, {their_cpu / cpu:.2f}× less CPU time")
+        print(f"\n(best of {args.repeat} interleaved rounds)")
     return 0
 
 
