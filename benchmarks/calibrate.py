@@ -6,8 +6,9 @@ The folder (or ``--dir``) holds ``ref_dir/`` and ``dist_dir/`` (I03, I04, I06, I
 pyiqa's ResultsCalibra; they also ship in the pyiqa 0.1.16 wheel).  The official scores, their
 provenance and tolerances are the single table of ``tests/calibration_references.py``, which the
 test suite checks too.  Prints one Markdown table per reference row; rows marked "info" show our
-default where it differs from the convention the published score was computed with.  Exits with
-status 1 if a checked row is outside its tolerance.
+default where it differs from the convention the published score was computed with.  LPIPS and
+DISTS need their ImageNet backbones (``IQAMETRICS_CALIBRATION_BACKBONES``, see that module); their
+rows say "skipped" without them.  Exits with status 1 if a checked row is outside its tolerance.
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import command_line, hardware, markdown_table  # noqa: E402
 
 import iqametrics  # noqa: E402
-from tests.calibration_references import IMAGES, REFERENCES  # noqa: E402
+from iqametrics.weights import WeightsUnavailableError  # noqa: E402
+from tests.calibration_references import IMAGES, REFERENCES, create_metric  # noqa: E402
 
 
 def _relative(ours: float, official: float) -> str:
@@ -49,7 +51,11 @@ def main(argv=None) -> int:
     for reference in REFERENCES:
         if args.metrics and reference.metric not in args.metrics:
             continue
-        metric = iqametrics.create(reference.metric, pretrained=False, **reference.options)
+        try:
+            metric = create_metric(reference)
+        except WeightsUnavailableError:
+            print(f"### `{reference.label()}` vs {reference.source} [skipped: {reference.backbone} not available]\n")
+            continue
         with torch.inference_mode():
             ours = (metric(dist) if reference.kind == "NR" else metric(dist, ref)).double().tolist()
         problems = reference.problems(ours)
@@ -58,7 +64,7 @@ def main(argv=None) -> int:
             status += "; documented exception: " + ", ".join(f"{k} within {v:.0%}" for k, v in reference.exceptions.items())
         if reference.checked and problems:
             failed.append(reference.label())
-        print(f"#### `{reference.label()}` vs {reference.source} [{status}]\n")
+        print(f"### `{reference.label()}` vs {reference.source} [{status}]\n")
         rows = [[img, f"{o:.8g}", f"{r:.8g}", _relative(o, r)] for img, o, r in zip(IMAGES, ours, reference.values)]
         print(markdown_table(["image", "iqametrics", "official", "relative difference"], rows) + "\n")
         for problem in problems if reference.checked else ():

