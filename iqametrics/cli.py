@@ -60,7 +60,7 @@ def _create_metrics(names: Sequence[str], kind: str, device: str, weights: Optio
             metrics.append(iqametrics.create(name, device=device, weights=weights, **options))
         except (WeightsError, FileNotFoundError) as exc:
             raise click.ClickException(str(exc)) from None
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:  # an unknown or invalid --option
             raise click.UsageError(f"{info.name}: {exc}") from None
     names_seen = [m.name for m in metrics]
     if len(set(names_seen)) != len(names_seen):

@@ -162,6 +162,11 @@ def test_score_usage_errors(runner, toy, tmp_path):
     assert result.exit_code == 2 and "use `iqa compare`" in result.output
     result = runner.invoke(cli.main, ["score", "-m", toy, "-m", toy, str(tmp_path / "a.png"), "--weights", "w.pth"])
     assert result.exit_code == 2
+    # invalid metric options are usage errors with the metric's message, not tracebacks
+    result = runner.invoke(cli.main, ["score", "-m", "brisque", str(tmp_path / "a.png"), "--option", "amp=bf16"])
+    assert result.exit_code == 2 and "does not support AMP" in result.output
+    result = runner.invoke(cli.main, ["score", "-m", "brisque", str(tmp_path / "a.png"), "--option", "nonsense=1"])
+    assert result.exit_code == 2 and "nonsense" in result.output
 
 
 def _pairs(tmp_path, n=3, mismatch=False):
