@@ -25,6 +25,10 @@ def _parse_options(pairs: Sequence[str]) -> dict:
         if "=" not in pair:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
         key, value = pair.split("=", 1)
+        if key.strip() in ("pretrained", "device", "weights", "as_loss"):
+            # create()'s own arguments: a CLI score always comes from the published (or --weights) model
+            raise click.BadParameter(f"{key.strip()!r} is not a metric option here (see --device, --weights)",
+                                     param_hint="--option")
         try:
             options[key.strip()] = json.loads(value)
         except json.JSONDecodeError:

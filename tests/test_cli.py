@@ -167,6 +167,9 @@ def test_score_usage_errors(runner, toy, tmp_path):
     assert result.exit_code == 2 and "does not support AMP" in result.output
     result = runner.invoke(cli.main, ["score", "-m", "brisque", str(tmp_path / "a.png"), "--option", "nonsense=1"])
     assert result.exit_code == 2 and "nonsense" in result.output
+    # an untrained network's "score" is never printed as a metric's
+    result = runner.invoke(cli.main, ["score", "-m", "musiq", str(tmp_path / "a.png"), "--option", "pretrained=false"])
+    assert result.exit_code == 2 and "not a metric option" in result.output
 
 
 def _pairs(tmp_path, n=3, mismatch=False):
