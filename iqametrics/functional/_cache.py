@@ -14,14 +14,10 @@ def cached_constants(maxsize: int = 16):
     """
 
     def decorator(fn):
-        cached = functools.lru_cache(maxsize=maxsize)(fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args):
+        def build(*args):  # runs on a cache miss only
             with torch.inference_mode(False):
-                return cached(*args)
+                return fn(*args)
 
-        wrapper.cache_clear = cached.cache_clear
-        return wrapper
+        return functools.lru_cache(maxsize=maxsize)(functools.wraps(fn)(build))
 
     return decorator

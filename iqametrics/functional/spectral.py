@@ -15,8 +15,8 @@ from torch import Tensor
 __all__ = ["frequency_grid", "polar_angle", "log_gabor", "butterworth_lowpass"]
 
 
-def _axis(n: int, device) -> Tensor:
-    k = torch.arange(n, dtype=torch.float64, device=device)
+def _axis(n: int) -> Tensor:
+    k = torch.arange(n, dtype=torch.float64)
     if n % 2:
         f = (k - (n - 1) / 2) / max(n - 1, 1)
     else:
@@ -24,9 +24,9 @@ def _axis(n: int, device) -> Tensor:
     return torch.fft.ifftshift(f)
 
 
-def frequency_grid(rows: int, cols: int, device=None) -> Tuple[Tensor, Tensor]:
-    """``(u, v)``: horizontal and vertical normalised frequencies [rows, cols], zero at (0, 0)."""
-    v, u = torch.meshgrid(_axis(rows, device), _axis(cols, device), indexing="ij")
+def frequency_grid(rows: int, cols: int) -> Tuple[Tensor, Tensor]:
+    """``(u, v)``: horizontal and vertical normalised frequencies [rows, cols] (float64, CPU), zero at (0, 0)."""
+    v, u = torch.meshgrid(_axis(rows), _axis(cols), indexing="ij")
     return u, v
 
 

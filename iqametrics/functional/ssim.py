@@ -63,9 +63,7 @@ def ssim(
 
 def _prepare(dist: Tensor, ref: Tensor, *, color: str, quantize: bool, data_range: float) -> Tuple[Tensor, Tensor]:
     """The 8-bit luma (0-255) of both images."""
-    check_pair(dist, ref)
-    if dist.dim() != 4:
-        raise ValueError(f"expected [B, C, H, W] batches, got shape {tuple(dist.shape)}")
+    check_pair(dist, ref, batched=True)
     return tuple(luma_8bit(t, color, quantize=quantize, data_range=data_range) for t in (dist, ref))
 
 

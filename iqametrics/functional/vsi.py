@@ -116,7 +116,7 @@ def vsi(
         # conversion then averaging, at a fraction of the cost
         return torch.cat((rgb_to_lmn(average_downsample(x, f, "zeros"), scale=255.0), saliency), dim=1)
 
-    both = torch.cat((channels(dist), channels(ref)))
+    both = channels(torch.cat((dist, ref)))  # one pass over the pair
     lum, chroma, vs = both[:, :1], both[:, 1:3], both[:, 3:]
     grad = gradient_magnitude(lum, "scharr", "zeros")
     (g1, g2), (c1, c2), (vs1, vs2) = grad.chunk(2), chroma.chunk(2), vs.chunk(2)

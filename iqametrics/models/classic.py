@@ -51,20 +51,22 @@ class PSNR(FunctionalFRMetric):
     function = staticmethod(psnr)
 
 
-@register_metric(
-    MetricInfo(
-        name="psnr",
-        kind="FR",
-        higher_is_better=True,
-        score_range=(0.0, 100.0),
-        paper="Peak signal-to-noise ratio (classic)",
-        licence=_OURS,
-        differentiable=True,
-        description="PSNR in dB over the RGB channels of the 8-bit images (color='y' for BT.601 luma).",
-    )
+def _register_fr(cls, name: str, paper: str, description: str, defaults: dict = None, **info) -> None:
+    """Register ``cls`` (built with ``defaults`` updated by the user's options) under ``name``."""
+    info.setdefault("score_range", (0.0, 1.0))
+    info.setdefault("higher_is_better", True)
+    info.setdefault("differentiable", True)
+    metric_info = MetricInfo(name=name, kind="FR", paper=paper, licence=_OURS, description=description, **info)
+    register_metric(metric_info, **(defaults or {}))(lambda *, pretrained=True, **options: cls(**options))
+
+
+_register_fr(
+    PSNR,
+    "psnr",
+    "Peak signal-to-noise ratio (classic)",
+    "PSNR in dB over the RGB channels of the 8-bit images (color='y' for BT.601 luma).",
+    score_range=(0.0, 100.0),
 )
-def _psnr(*, pretrained: bool = True, **options):
-    return PSNR(**options)
 
 
 # --- classic FR metrics, part B: VIF, VIFp, NLPD, MAD ------------------------------------------
@@ -136,73 +138,39 @@ class MAD(_GreyFR):
     min_size = (MAD_MIN_SIZE, MAD_MIN_SIZE)
 
 
-@register_metric(
-    MetricInfo(
-        name="vif",
-        kind="FR",
-        higher_is_better=True,
-        score_range=(0.0, 1.0),
-        paper="Sheikh & Bovik, Image information and visual quality, IEEE TIP 2006",
-        licence="Apache-2.0 (iqametrics implementation)",
-        differentiable=True,
-        description="Visual information fidelity in the steerable-pyramid domain (official vifvec.m).",
-        notes="1 for identical images; can exceed 1 for contrast enhancement. Not the pixel-domain vifp.",
-    )
+_register_fr(
+    VIF,
+    "vif",
+    "Sheikh & Bovik, Image information and visual quality, IEEE TIP 2006",
+    "Visual information fidelity in the steerable-pyramid domain (official vifvec.m).",
+    notes="1 for identical images; can exceed 1 for contrast enhancement. Not the pixel-domain vifp.",
 )
-def _vif(*, pretrained: bool = True, **options):
-    return VIF(**options)
-
-
-@register_metric(
-    MetricInfo(
-        name="vifp",
-        kind="FR",
-        higher_is_better=True,
-        score_range=(0.0, 1.0),
-        paper="Sheikh & Bovik, Image information and visual quality, IEEE TIP 2006 (vifp_mscale.m)",
-        licence="Apache-2.0 (iqametrics implementation)",
-        differentiable=True,
-        description="Pixel-domain VIF (four Gaussian scales), the VIF of piq and torchmetrics.",
-        notes="A simplification of vif, not the same metric; 1 for identical images.",
-    )
+_register_fr(
+    VIFp,
+    "vifp",
+    "Sheikh & Bovik, Image information and visual quality, IEEE TIP 2006 (vifp_mscale.m)",
+    "Pixel-domain VIF (four Gaussian scales), the VIF of piq and torchmetrics.",
+    notes="A simplification of vif, not the same metric; 1 for identical images.",
 )
-def _vifp(*, pretrained: bool = True, **options):
-    return VIFp(**options)
-
-
-@register_metric(
-    MetricInfo(
-        name="nlpd",
-        kind="FR",
-        higher_is_better=False,
-        score_range=(0.0, 1.0),
-        paper="Laparra, Ballé, Berardino & Simoncelli, Perceptual image quality assessment using a "
-        "normalized Laplacian pyramid, HVEI 2016",
-        licence="Apache-2.0 (iqametrics implementation)",
-        differentiable=True,
-        description="Normalized Laplacian pyramid distance (official NLP_dist.m, 2016 parameters).",
-    )
+_register_fr(
+    NLPD,
+    "nlpd",
+    "Laparra, Ballé, Berardino & Simoncelli, Perceptual image quality assessment using a "
+    "normalized Laplacian pyramid, HVEI 2016",
+    "Normalized Laplacian pyramid distance (official NLP_dist.m, 2016 parameters).",
+    higher_is_better=False,
 )
-def _nlpd(*, pretrained: bool = True, **options):
-    return NLPD(**options)
-
-
-@register_metric(
-    MetricInfo(
-        name="mad",
-        kind="FR",
-        higher_is_better=False,
-        score_range=(0.0, 250.0),
-        paper="Larson & Chandler, Most apparent distortion: full-reference image quality assessment "
-        "and the role of strategy, J. Electronic Imaging 2010",
-        licence="Apache-2.0 (iqametrics implementation)",
-        differentiable=False,
-        description="Most apparent distortion: detection (CSF, masking) and appearance (log-Gabor statistics) blended.",
-        notes="0 for identical images, also for distortions the detection stage finds invisible (official MAD_index.m).",
-    )
+_register_fr(
+    MAD,
+    "mad",
+    "Larson & Chandler, Most apparent distortion: full-reference image quality assessment "
+    "and the role of strategy, J. Electronic Imaging 2010",
+    "Most apparent distortion: detection (CSF, masking) and appearance (log-Gabor statistics) blended.",
+    higher_is_better=False,
+    score_range=(0.0, 250.0),
+    differentiable=False,
+    notes="0 for identical images, also for distortions the detection stage finds invisible (official MAD_index.m).",
 )
-def _mad(*, pretrained: bool = True, **options):
-    return MAD(**options)
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,16 +347,6 @@ _RESEARCH_ONLY = (
     "The authors' MATLAB code is licensed for research and education only; this is an independent "
     "implementation of the published algorithm."
 )
-
-
-def _register_fr(cls, name: str, paper: str, description: str, defaults: dict = None, **info) -> None:
-    """Register ``cls`` (built with ``defaults`` updated by the user's options) under ``name``."""
-    info.setdefault("score_range", (0.0, 1.0))
-    info.setdefault("higher_is_better", True)
-    metric_info = MetricInfo(
-        name=name, kind="FR", paper=paper, licence=_OURS, differentiable=True, description=description, **info
-    )
-    register_metric(metric_info, **(defaults or {}))(lambda *, pretrained=True, **options: cls(**options))
 
 
 _FSIM_PAPER = "Zhang, Zhang, Mou, Zhang. FSIM: a feature similarity index for image quality assessment. IEEE TIP 2011"
