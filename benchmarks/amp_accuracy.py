@@ -27,7 +27,7 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, command_line, hardware, markdown_table  # noqa: E402
+from common import DATA, command_line, photos, hardware, markdown_table  # noqa: E402
 
 import iqametrics  # noqa: E402
 from iqametrics.io import pil_to_tensor  # noqa: E402
@@ -37,7 +37,7 @@ AMP_METRICS = ("musiq", "hyperiqa", "hyperiqa.official", "pyramidiqa", "vtamiq",
 
 
 def _images(folder: Path, n: int, max_side: int):
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))[:n]
+    paths = photos(folder)[:n]
     if not paths:
         raise SystemExit(f"no images in {folder}")
     images = []
@@ -61,12 +61,13 @@ def _degraded(x: torch.Tensor, kind: str) -> torch.Tensor:
     return pil_to_tensor(img)
 
 
-def _create(name: str, device: str, amp):
+def _create_float32(name: str, device: str):
+    """The float32 reference model: pretrained when its weights can be had, else seeded random weights."""
     try:
-        return iqametrics.create(name, device=device, amp=amp), "pretrained"
+        return iqametrics.create(name, device=device), "pretrained"
     except WeightsUnavailableError:
         torch.manual_seed(0)
-        return iqametrics.create(name, device=device, pretrained=False, amp=amp), "random (seed 0)"
+        return iqametrics.create(name, device=device, pretrained=False), "random (seed 0)"
 
 
 def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -104,15 +105,15 @@ def main() -> int:
 
     rows = []
     for name in args.metrics:
-        fp32, weights = _create(name, args.device, None)
+        fp32, weights = _create_float32(name, args.device)
         if not type(fp32).supports_amp:
             print(f"{name}: does not support AMP, skipped", file=sys.stderr)
             continue
         inputs = fr_inputs if fp32.info.kind == "FR" else nr_inputs
         base = _score(fp32, inputs, args.batch)
         for amp in args.amp:
-            mixed = _create(name, args.device, amp)[0]
-            mixed.load_state_dict(fp32.state_dict())
+            mixed = iqametrics.create(name, device=args.device, pretrained=False, amp=amp)
+            mixed.load_state_dict(fp32.state_dict())  # the float32 model's weights, whichever they are
             scores = _score(mixed, inputs, args.batch)
             diff = (scores - base).abs()
             spread = base.std().item()

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, command_line, hardware, markdown_table, time_call  # noqa: E402
+from common import DATA, command_line, hardware, markdown_table, photos, time_call  # noqa: E402
 
 import iqametrics  # noqa: E402
 from iqametrics.io import pil_to_tensor  # noqa: E402
@@ -35,8 +35,7 @@ METRICS = ("vif", "vifp", "nlpd", "mad")
 def _photo(h: int, w: int) -> torch.Tensor:
     from PIL import Image
 
-    folder = DATA / "pristine"
-    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")) if folder.is_dir() else []
+    files = photos(DATA / "pristine")
     if files:
         im = Image.open(files[0]).convert("RGB").resize((w, h), Image.BICUBIC)
     else:  # smooth synthetic stand-in

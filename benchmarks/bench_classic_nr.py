@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, command_line, hardware, markdown_table, time_call  # noqa: E402
+from common import DATA, command_line, hardware, markdown_table, photos, time_call  # noqa: E402
 
 import iqametrics  # noqa: E402
 from iqametrics.functional._bundled import bundled_params  # noqa: E402
@@ -39,7 +39,7 @@ def make_inputs(h: int, w: int, n: int) -> torch.Tensor:
     """``n`` RGB images [n, 3, h, w] in [0, 1], 8-bit valued (as decoded files are)."""
     from PIL import Image
 
-    files = sorted(p for p in PRISTINE.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    files = photos(PRISTINE)
     out = []
     for i in range(n):
         if files:

@@ -31,14 +31,14 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import iqametrics  # noqa: E402
-from benchmarks.common import DATA, command_line, hardware, markdown_table, sync  # noqa: E402
+from benchmarks.common import DATA, command_line, hardware, markdown_table, photos, sync  # noqa: E402
 from iqametrics.io import load_image  # noqa: E402
 
 
 
 def load_images(args):
-    clive = sorted((DATA / "clive" / "images").iterdir())[: args.n_clive]
-    large = sorted(p for p in (DATA / "pristine").iterdir() if p.suffix.lower() == ".jpg")[: args.n_large]
+    clive = photos(DATA / "clive" / "images")[: args.n_clive]
+    large = photos(DATA / "pristine")[: args.n_large]
     images = [load_image(p) for p in clive]
     for p in large:
         img = load_image(p)

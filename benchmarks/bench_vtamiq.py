@@ -21,7 +21,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import iqametrics  # noqa: E402
-from benchmarks.common import DATA, command_line, hardware, markdown_table, time_call  # noqa: E402
+from benchmarks.common import DATA, command_line, hardware, markdown_table, photos, time_call  # noqa: E402
 
 PRISTINE = DATA / "pristine"
 
@@ -29,7 +29,7 @@ PRISTINE = DATA / "pristine"
 def _pairs(batch: int, height: int, width: int, device) -> tuple:
     """Reference photos (the pristine set when present, else noise) and noisy copies."""
     g = torch.Generator().manual_seed(0)
-    paths = sorted(p for p in PRISTINE.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")) if PRISTINE.is_dir() else []
+    paths = photos(PRISTINE)
     refs = []
     for i in range(batch):
         if paths:
@@ -63,7 +63,6 @@ def main() -> None:
         m = iqametrics.create(name, pretrained=False, device=device, n_patches=args.n_patches, amp=args.amp)
         with torch.inference_mode():
             ref_p, (dist_p,), pos, scale = m.sample_patches(ref, dist)
-            scale = scale if m.scale_embed is not None else None
 
             def network():
                 with m._amp_context():

@@ -24,9 +24,8 @@ sys.path.insert(0, str(ROOT))  # this checkout's iqametrics and tests.calibratio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import command_line, hardware, markdown_table  # noqa: E402
 
-import iqametrics  # noqa: E402
 from iqametrics.weights import WeightsUnavailableError  # noqa: E402
-from tests.calibration_references import IMAGES, REFERENCES, create_metric  # noqa: E402
+from tests.calibration_references import IMAGES, REFERENCES, create_metric, load_pairs, score  # noqa: E402
 
 
 def _relative(ours: float, official: float) -> str:
@@ -43,8 +42,7 @@ def main(argv=None) -> int:
     if not args.dir or not (Path(args.dir) / "dist_dir").is_dir():
         parser.error("give --dir or set IQAMETRICS_CALIBRATION_DIR to a folder with ref_dir/ and dist_dir/")
     folder = Path(args.dir)
-    dist = torch.stack([iqametrics.load_image(folder / "dist_dir" / name) for name in IMAGES])
-    ref = torch.stack([iqametrics.load_image(folder / "ref_dir" / name) for name in IMAGES])
+    dist, ref = load_pairs(folder)
 
     print(f"Command: `{command_line()}`  \nHardware: {hardware()}\n")
     failed = []
@@ -57,7 +55,7 @@ def main(argv=None) -> int:
             print(f"### `{reference.label()}` vs {reference.source} [skipped: {reference.backbone} not available]\n")
             continue
         with torch.inference_mode():
-            ours = (metric(dist) if reference.kind == "NR" else metric(dist, ref)).double().tolist()
+            ours = score(metric, dist, ref).double().tolist()
         problems = reference.problems(ours)
         status = ("FAIL" if problems else "ok") if reference.checked else "info"
         if reference.checked and reference.exceptions:

@@ -36,6 +36,13 @@ def hardware() -> str:
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def photos(folder: Path) -> List[Path]:
+    """The image files of ``folder`` (e.g. ``DATA / "pristine"``), sorted; none when it is missing."""
+    from iqametrics.io import discover_images
+
+    return discover_images([folder], recursive=False) if Path(folder).is_dir() else []
+
+
 def sync(device) -> None:
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()

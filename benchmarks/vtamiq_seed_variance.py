@@ -28,13 +28,13 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import iqametrics  # noqa: E402
-from benchmarks.common import DATA, command_line, hardware, markdown_table  # noqa: E402
+from benchmarks.common import DATA, command_line, hardware, markdown_table, photos  # noqa: E402
 
 PRISTINE = DATA / "pristine"
 
 
 def _pairs(n_photos: int):
-    paths = sorted(p for p in PRISTINE.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    paths = photos(PRISTINE)
     if not paths:
         raise SystemExit(f"no photos in {PRISTINE}")
     g = torch.Generator().manual_seed(0)
@@ -56,7 +56,7 @@ def _pairs(n_photos: int):
 @torch.inference_mode()
 def _features_and_scores(m, ref, dist):
     ref_p, (dist_p,), pos, scale = m.sample_patches(ref, dist)
-    diff = m.feature_difference(ref_p, dist_p, pos, scale if m.scale_embed is not None else None)
+    diff = m.feature_difference(ref_p, dist_p, pos, scale)
     return diff, m.head(m.diffnet(diff)).squeeze(1)
 
 

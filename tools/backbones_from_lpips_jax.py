@@ -30,18 +30,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's iqametrics
-from iqametrics.weights import sha256_file  # noqa: E402
+from iqametrics.weights import load_state, sha256_file  # noqa: E402
 
 # torchvision indices of the feature convolutions, in order (Flax names them Conv_0, Conv_1, ...)
 CONV_INDICES = {
     "alexnet": (0, 3, 6, 8, 10),
     "vgg16": (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28),
 }
-HEADS = {"alexnet": "lpips/alex_v0.1.safetensors", "vgg16": "lpips/vgg_v0.1.safetensors"}
+HEADS = {"alexnet": "lpips.alex", "vgg16": "lpips.vgg"}  # manifest keys of the bundled official heads
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -101,7 +101,7 @@ def convert(net: str, params: dict) -> dict:
 
 
 def check_heads(net: str, params: dict) -> None:
-    official = load_file(str(ROOT / "iqametrics" / "data" / HEADS[net]))
+    official, _ = load_state(HEADS[net])
     for k in range(5):
         theirs = _conv(params[f"NetLinLayer_{k}"]["Conv_0"]["kernel"])
         if not torch.equal(theirs, official[f"lin{k}.model.1.weight"]):

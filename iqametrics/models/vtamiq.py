@@ -223,9 +223,11 @@ class VTAMIQ(FRMetric):
     def feature_difference(
         self, ref_patches: Tensor, dist_patches: Tensor, position: Tensor, scale: Optional[Tensor] = None
     ) -> Tensor:
-        """ViT [CLS] features of the reference minus those of the distorted patches, float32 [B, D]."""
+        """ViT [CLS] features of the reference minus those of the distorted patches, float32 [B, D]
+        (``scale`` is ignored by a VTAMIQ without scale embeddings)."""
         b = ref_patches.shape[0]
         both = lambda t: None if t is None else torch.cat([t, t])  # noqa: E731
+        scale = scale if self.scale_embed is not None else None
         features = self.encode(torch.cat([ref_patches, dist_patches]), both(position), both(scale))
         # the difference of two close feature vectors loses precision in 16 bits: it is taken in fp32
         features = features.float()
@@ -268,11 +270,6 @@ class VTAMIQ(FRMetric):
 
         return gather(ref), [gather(d) for d in dists], position, scale
 
-    def _score_group(self, dist: Tensor, ref: Tensor):
-        """Patches of a same-size group for every repeat, stacked repeat-major."""
-        ref_p, (dist_p,), position, scale = self._sample_patches(ref, (dist,), None, range(self.n_repeats))
-        return ref_p, dist_p, position, scale
-
     def _score(self, dist: Tensor, ref: Tensor) -> Tensor:
         return self._score_groups([(list(range(dist.shape[0])), dist, ref)], dist.shape[0])
 
@@ -285,9 +282,10 @@ class VTAMIQ(FRMetric):
 
     def _score_groups(self, groups, n_pairs: int) -> Tensor:
         # every pair has n_patches patches whatever its size: all same-size groups go through one ViT pass
-        batches = [self._score_group(dist, ref) for _, dist, ref in groups]
-        ref_p, dist_p, position, scale = (torch.cat(t) for t in zip(*batches))
-        q = self.forward_patches(ref_p, dist_p, position, scale if self.scale_embed is not None else None)
+        # patches of each same-size group for every repeat, stacked repeat-major
+        batches = [self._sample_patches(ref, (dist,), None, range(self.n_repeats)) for _, dist, ref in groups]
+        ref_p, dist_p, position, scale = (torch.cat(t) for t in zip(*[(r, d, p, s) for r, (d,), p, s in batches]))
+        q = self.forward_patches(ref_p, dist_p, position, scale)
         scores = torch.empty(n_pairs, device=q.device, dtype=q.dtype)
         start = 0
         for idx, _, _ in groups:

@@ -317,17 +317,25 @@ class CAPSampler:
         self, maps: Sequence[Tensor], height: int, width: int, generator: torch.Generator
     ) -> PatchSample:
         """Draw the corners of one pair from its per-level difference maps (CPU tensors)."""
+        return self._sample_pair(maps, height, width, [generator])[0]
+
+    def _sample_pair(
+        self, maps: Sequence[Tensor], height: int, width: int, generators: Sequence[torch.Generator]
+    ) -> List[PatchSample]:
+        # one sampling per generator; the probability maps are built once for all of them
         counts = self.level_counts(height, width)
-        corners, levels, sizes = [], [], []
+        corners, levels, sizes = [[] for _ in generators], [], []
         for k, n in enumerate(counts):
             h, w = height >> k, width >> k
             sizes.append((h, w))
             if n == 0:
                 continue
             p = self.probabilities(h, w, maps[k] if self.diff_weight > 0 else None)
-            corners.append(self.draw(p, n, w, generator))
+            for drawn, g in zip(corners, generators):
+                drawn.append(self.draw(p, n, w, g))
             levels.append(torch.full((n,), k, dtype=torch.long))
-        return PatchSample(torch.cat(corners), torch.cat(levels), tuple(sizes))
+        levels = torch.cat(levels)
+        return [PatchSample(torch.cat(c), levels, tuple(sizes)) for c in corners]
 
     def sample(
         self, ref: Tensor, *dists: Tensor, generator: torch.Generator = None, repeat: int = 0
@@ -353,13 +361,14 @@ class CAPSampler:
         if height < PATCH_SIZE or width < PATCH_SIZE:
             raise ValueError(f"images must be at least {PATCH_SIZE}×{PATCH_SIZE}, got {width}×{height}")
         maps, summary = self.difference_maps(ref, dists)
-        out = []
-        for repeat in repeats:
-            row = []
-            for b in range(ref.shape[0]):
-                g = generator
-                if g is None:
-                    g = torch.Generator().manual_seed(self.pair_seed(summary[b], height, width, repeat))
-                row.append(self.sample_pair([m[b] for m in maps], height, width, g))
-            out.append(row)
-        return out
+        pair_maps = [[m[b] for m in maps] for b in range(ref.shape[0])]
+        if generator is not None:  # one stream: repeat by repeat, pair by pair
+            return [[self.sample_pair(pm, height, width, generator) for pm in pair_maps] for _ in repeats]
+        per_pair = [
+            self._sample_pair(
+                pm, height, width,
+                [torch.Generator().manual_seed(self.pair_seed(summary[b], height, width, r)) for r in repeats],
+            )
+            for b, pm in enumerate(pair_maps)
+        ]
+        return [list(row) for row in zip(*per_pair)]
