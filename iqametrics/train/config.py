@@ -43,6 +43,8 @@ class DataConfig:
     val_split: str = "val"
     #: draws of every training item per epoch (HyperIQA/PyramidIQA: 25 crops of each image)
     repeats: int = 1
+    #: keep only the first N items of each split (smoke runs, quick experiments; 0: all)
+    limit: int = 0
 
 
 @dataclass
@@ -165,7 +167,8 @@ class Recipe:
             raise RecipeError("model.metric is required")
         for name, value, low in (("train.epochs", t.epochs, 1), ("train.batch_size", t.batch_size, 1),
                                  ("train.accumulate", t.accumulate, 1), ("data.repeats", self.data.repeats, 1),
-                                 ("train.val_every", t.val_every, 1), ("train.log_every", t.log_every, 1)):
+                                 ("train.val_every", t.val_every, 1), ("train.log_every", t.log_every, 1),
+                                 ("data.limit", self.data.limit, 0), ("train.max_steps", t.max_steps, 0)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise RecipeError(f"{name} must be an integer >= {low}, got {value!r}")
         if t.batch_size % t.accumulate:

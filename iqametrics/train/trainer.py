@@ -136,6 +136,9 @@ class Trainer:
             raise ValueError(f"task {self.recipe.model.task!r} trains {self.task.kind} models, the data set is {self.dataset.kind}")
         train = self.dataset.subset(data.train_split)
         val = self.dataset.subset(data.val_split) if data.val_split else None
+        if data.limit:
+            train = train.select(range(min(data.limit, len(train))))
+            val = val.select(range(min(data.limit, len(val)))) if val is not None else None
         if len(train) == 0:
             raise ValueError(f"the {data.train_split!r} split of {self.dataset.name} is empty")
         return train, val
