@@ -1,4 +1,4 @@
-"""The ``iqa`` command line: list, info, score, compare, download."""
+"""The ``iqa`` command line: list, info, score, compare, evaluate, download."""
 from __future__ import annotations
 
 import contextlib
@@ -272,6 +272,85 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
     pairs = [p for p in pairs if (str(p[0]), str(p[1])) not in done]
     records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers)
     _run(records, len(pairs), writer_args, output, resume, overwrite, quiet, done)
+
+
+def _check_kind(metric_name: str, kind: str, dataset) -> None:
+    import iqametrics
+    from .registry import UnknownMetricError
+
+    try:
+        info = iqametrics.get_info(metric_name)
+    except UnknownMetricError:
+        return  # _create_metrics reports it
+    if info.kind != kind:
+        raise click.UsageError(f"{info.name} is an {info.kind} metric, but the {dataset.name} dataset is {dataset.kind}: "
+                               f"it needs an {kind} metric (see `iqa list --kind {kind}`)")
+
+
+@main.command("evaluate")
+@click.option("--metric", "-m", "metric_name", required=True, help="Metric name (see `iqa list`).")
+@click.option("--data", "data_spec", required=True, metavar="LAYOUT:ROOT",
+              help="Labelled dataset, e.g. koniq10k:/data/koniq10k (layouts: docs/training.md).")
+@click.option("--split", default=None, help="Only this split (e.g. test) [default: the whole set].")
+@click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE",
+              help="Dataset reader option (repeatable), e.g. resolution=512x384.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the report as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a PNG scatter of scores vs labels with the fitted curve.")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(0),
+              help="Bootstrap resamples for the 95 % intervals (0: none).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto.")
+@click.option("--batch-size", "-b", default=16, show_default=True, type=click.IntRange(1), help="Images per batch.")
+@click.option("--workers", "-j", default=None, type=click.IntRange(0), help="Decoding processes [default: up to 4].")
+@click.option("--weights", default=None, metavar="FILE|KEY", help="Checkpoint file or manifest key for the metric.")
+@click.option("--option", "metric_options", multiple=True, metavar="KEY=VALUE", help="Metric option (repeatable).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def evaluate_command(metric_name, data_spec, split, data_options, json_path, plot_path, bootstrap, seed, device,
+                     batch_size, workers, weights, metric_options, quiet):
+    """Evaluate a metric on a labelled dataset: SRCC, KRCC, PLCC and RMSE (after the VQEG logistic
+    fits) with bootstrap intervals, or 2AFC accuracy for triplets. Needs the train extra."""
+    import importlib.util
+
+    needed = ["scipy"] + (["matplotlib"] if plot_path else [])
+    missing = [m for m in needed if importlib.util.find_spec(m) is None]
+    if missing:
+        raise click.ClickException(f"iqa evaluate needs {', '.join(missing)}: pip install \"iqametrics[train]\"")
+    from .train.data import DatasetError, read_dataset
+    from .train.evaluate import evaluate_metric
+
+    options = {}
+    for pair in data_options:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--data-option")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    try:
+        dataset = read_dataset(data_spec, **options)
+    except (DatasetError, TypeError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if split is not None and split not in dataset.splits:
+        raise click.UsageError(f"{dataset.name} has no split {split!r} (splits: {', '.join(dataset.splits)})")
+    kind = "NR" if dataset.kind == "NR" else "FR"
+    _check_kind(metric_name, kind, dataset)
+    (metric,) = _create_metrics([metric_name], kind, _resolve_device(device), weights, _parse_options(metric_options))
+    total = len(dataset.splits[split]) if split is not None else len(dataset)
+    show = not quiet and total >= _PROGRESS_MIN_ITEMS
+    bar_cm = click.progressbar(length=total, label="evaluating", file=sys.stderr) if show else contextlib.nullcontext()
+    with bar_cm as bar:
+        try:
+            evaluation = evaluate_metric(metric, dataset, split=split, batch_size=batch_size, workers=workers,
+                                         bootstrap=bootstrap, seed=seed, progress=None if bar is None else bar.update)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(evaluation.table())
+    if json_path:
+        evaluation.to_json(json_path)
+    if plot_path:
+        evaluation.plot(plot_path)
 
 
 @main.command("download")
