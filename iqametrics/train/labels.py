@@ -19,15 +19,11 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-__all__ = ["LabelTransform", "LABEL_MODES", "logistic5"]
+from .stats import fit_logistic, logistic5
+
+__all__ = ["LabelTransform", "LABEL_MODES"]
 
 LABEL_MODES = ("raw", "unit", "distortion", "equalised_distortion")
-
-
-def logistic5(x, b1, b2, b3, b4, b5):
-    """Sheikh et al. (2006) 5-parameter logistic: ``b1 (1/2 − 1/(1 + exp(b2 (x − b3)))) + b4 x + b5``."""
-    z = np.clip(b2 * (np.asarray(x, dtype=np.float64) - b3), -500, 500)
-    return b1 * (0.5 - 1.0 / (1.0 + np.exp(z))) + b4 * np.asarray(x, dtype=np.float64) + b5
 
 
 @dataclass(frozen=True)
@@ -53,13 +49,11 @@ class LabelTransform:
         values = np.sort(np.array([base._distortion(r.mos) for r in dataset.records], dtype=np.float64))
         if values.size < 5 or values[-1] <= values[0]:
             raise ValueError("equalising labels needs at least 5 training labels that are not all equal")
-        ranks = np.linspace(0.0, 1.0, values.size)
-        from scipy.optimize import curve_fit  # the train extra
-
-        start = (1.0, 10.0, float(np.median(values)), 0.0, 0.5)
-        p, _ = curve_fit(logistic5, values, ranks, p0=start, maxfev=20000)
-        fitted = logistic5(np.array([0.0, 1.0]), *p)
-        return cls(mode, (lo, hi), base.higher_is_better, tuple(float(v) for v in p) + (float(fitted.min()), float(fitted.max())))
+        fit = fit_logistic(values, np.linspace(0.0, 1.0, values.size), parameters=5)
+        if not fit.ok:
+            raise ValueError(f"equalising the training labels failed: {fit.message}")
+        low, high = (float(v) for v in fit(np.array([0.0, 1.0])))
+        return cls(mode, (lo, hi), base.higher_is_better, tuple(fit.params) + (low, high))
 
     def _distortion(self, score: float) -> float:
         lo, hi = self.score_range
