@@ -388,5 +388,76 @@ def download_command(names, download_all):
         sys.exit(1)
 
 
+@main.command("train")
+@click.argument("recipe", required=False)
+@click.option("--data", "data_spec", metavar="[LAYOUT:]ROOT", help="The data set: its folder, with another layout before a colon.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder: checkpoints, logs, model.safetensors.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value, e.g. train.epochs=2 (repeatable).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace a run already in --out.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto (torchrun: one GPU per process).")
+@click.option("--list", "show_list", is_flag=True, help="List the packaged recipes.")
+@click.option("--show", is_flag=True, help="Print the recipe (with --set applied) as JSON and exit.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress line.")
+def train_command(recipe, data_spec, out_dir, overrides, resume, overwrite, device, show_list, show, quiet):
+    """Train a model with a recipe (needs the train extra: pip install "iqametrics[train]").
+
+    RECIPE is a packaged recipe (`iqa train --list`) or a .toml file.  Under torchrun
+    (`torchrun --nproc-per-node N -m iqametrics train ...`) each process trains on its share of
+    every batch.  Ctrl-C stops after the current step with a checkpoint; --resume continues.
+    """
+    from .train.config import RecipeError, apply_overrides
+    from .train.recipes import list_recipes, load_recipe
+
+    if show_list:
+        for name in list_recipes():
+            click.echo(f"{name:<24} {load_recipe(name).description}")
+        return
+    if not recipe:
+        raise click.UsageError("give a RECIPE (see `iqa train --list`)")
+    try:
+        resolved = apply_overrides(load_recipe(recipe), overrides)
+    except (RecipeError, FileNotFoundError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if show:
+        click.echo(json.dumps(resolved.to_dict(), indent=2))
+        return
+    if not data_spec or not out_dir:
+        raise click.UsageError("--data and --out are required to train")
+    from .train.data import DatasetError
+    from .train.trainer import RunDirectoryError, TrainingInterrupted, train
+
+    try:
+        result = train(resolved, data_spec, out_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet)
+    except TrainingInterrupted as exc:
+        again = " ".join(["iqa train", recipe, "--data", data_spec, "--out", out_dir, *[f"--set {o}" for o in overrides], "--resume"])
+        click.echo(f"\n{exc}\nresume with: {again}", err=True)
+        sys.exit(130)
+    except (DatasetError, RunDirectoryError, RecipeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    figures = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items() if isinstance(v, float))
+    click.echo(f"model: {result.model_path}" + (f" (validation: {figures})" if figures else ""))
+
+
+@main.command("export")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the export.")
+@click.option("--key", default=None, help="Manifest key of the weights [default: METRIC.DATASET].")
+@click.option("--half", is_flag=True, help="Store float16 weights (half the size).")
+@click.option("--publish", "repo_id", default=None, metavar="REPO_ID", help="Upload to this Hugging Face Hub repository.")
+@click.option("--revision", default="main", show_default=True, help="Hub branch to publish to.")
+def export_command(run_dir, out_dir, key, half, repo_id, revision):
+    """Export a finished training run: safetensors weights, a manifest entry and a model-card stub."""
+    from .train.export import export_run, publish
+
+    try:
+        exported = export_run(run_dir, out_dir, key=key, half=half, repo_id=repo_id, revision=revision)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{exported.key}: {exported.weights} ({exported.size} bytes, sha256 {exported.sha256})")
+    if repo_id:
+        click.echo(f"published: {publish(exported, repo_id, revision=revision)}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

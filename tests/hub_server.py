@@ -5,10 +5,17 @@
 ``X-Linked-Size``) and ``X-Error-Code`` on 404s, so the real ``hf_hub_download`` code path runs
 against it.  ``/raw/{name}`` serves plain files for upstream-URL entries.  Requests are logged
 so tests can tell whether the network was used.
+
+Uploads take the real ``huggingface_hub`` commit path too: ``POST /api/repos/create``,
+``/api/models/{repo}/preupload/{revision}`` (every file "regular", so its bytes travel base64 in
+the commit) and ``/api/models/{repo}/commit/{revision}`` (NDJSON), after which the files are served
+like the others.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
@@ -60,6 +67,40 @@ class HubServer:
 
             def do_GET(self):
                 self._send(b"", head_only=False)
+
+            def _json(self, payload) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                path = unquote(self.path.split("?", 1)[0])
+                server.requests.append(("POST", path))
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if path == "/api/repos/create":
+                    payload = json.loads(body)
+                    repo = "/".join(p for p in (payload.get("organization"), payload["name"]) if p)
+                    return self._json({"url": f"{server.url}/{repo}", "name": repo})
+                if path == "/api/validate-yaml":  # a README's model-card metadata is checked before the commit
+                    return self._json({"errors": [], "warnings": []})
+                if path.startswith("/api/models/") and "/preupload/" in path:
+                    files = json.loads(body)["files"]
+                    return self._json({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                                 for f in files]})
+                if path.startswith("/api/models/") and "/commit/" in path:
+                    repo = path[len("/api/models/"):].split("/commit/", 1)[0]
+                    for line in body.splitlines():
+                        item = json.loads(line)
+                        if item["key"] == "file":
+                            value = item["value"]
+                            server.files[(repo, value["path"])] = base64.b64decode(value["content"])
+                    return self._json({"commitUrl": f"{server.url}/{repo}/commit/{COMMIT}", "commitOid": COMMIT})
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"

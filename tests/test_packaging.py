@@ -30,5 +30,7 @@ def test_wheel_contains_manifest_and_data(tmp_path):
         assert z.read("iqametrics/weights_manifest.json") == (REPO / "weights_manifest.json").read_bytes()
         data_files = {p.relative_to(REPO).as_posix() for p in (REPO / "iqametrics" / "data").rglob("*") if p.is_file()}
         assert data_files <= names, sorted(data_files - names)
+        recipes = {p.relative_to(REPO).as_posix() for p in (REPO / "iqametrics" / "train" / "recipes").glob("*.toml")}
+        assert recipes and recipes <= names, sorted(recipes - names)
         assert any(n.endswith("entry_points.txt") and b"iqa = iqametrics.cli:main" in z.read(n) for n in names)
         assert not any(n.startswith(("tests/", "benchmarks/", "tools/")) for n in names)

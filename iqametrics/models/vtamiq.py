@@ -246,24 +246,28 @@ class VTAMIQ(FRMetric):
     def _normalise(self, x: Tensor) -> Tensor:
         return (x - self._mean) / self._std
 
-    def sample_patches(self, ref: Tensor, *dists: Tensor, generator: torch.Generator = None, repeat: int = 0):
+    def sample_patches(self, ref: Tensor, *dists: Tensor, generator: torch.Generator = None, repeat: int = 0,
+                       sampler: Optional[CAPSampler] = None):
         """Aligned patches of a same-size batch: ``(ref_patches, [dist_patches...], position, scale)``.
 
         ``ref``/``dists`` [B, 3, H, W] in [0, 1].  Without ``generator`` the corners are seeded by
         each pair's content (inference); pass one to draw fresh patches (training; several
-        distorted batches, e.g. PieAPP triplets, share the corners).
+        distorted batches, e.g. PieAPP triplets, share the corners).  ``sampler`` replaces the
+        metric's own (training draws 256 patches where inference draws 1024).
         """
-        return self._sample_patches(ref, dists, generator, (repeat,))
+        return self._sample_patches(ref, dists, generator, (repeat,), sampler or self.sampler)
 
-    def _sample_patches(self, ref: Tensor, dists: Sequence[Tensor], generator, repeats: Sequence[int]):
+    def _sample_patches(self, ref: Tensor, dists: Sequence[Tensor], generator, repeats: Sequence[int],
+                        sampler: Optional[CAPSampler] = None):
         # every repeat shares the difference maps and the pyramids; outputs are repeat-major [R·B, ...]
-        per_repeat = self.sampler.sample_repeats(ref, *dists, generator=generator, repeats=repeats)
+        sampler = sampler or self.sampler
+        per_repeat = sampler.sample_repeats(ref, *dists, generator=generator, repeats=repeats)
         samples = [s for row in per_repeat for s in row]
         device = ref.device
         corners = torch.stack([s.corners for s in samples]).to(device, non_blocking=True)
         position = torch.stack([self.position_index(s) for s in samples]).to(device, non_blocking=True)
         scale = torch.stack([s.levels for s in samples]).to(device, non_blocking=True)
-        counts = self.sampler.level_counts(*ref.shape[-2:])
+        counts = sampler.level_counts(*ref.shape[-2:])
 
         def gather(images: Tensor) -> Tensor:
             return extract_patches(average_pyramid(self._normalise(images), len(counts)), corners, counts)

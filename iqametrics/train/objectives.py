@@ -1,0 +1,26 @@
+"""The training losses a recipe can name (``[loss] name = ...``), from :mod:`iqametrics.losses`."""
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+import torch.nn.functional as F
+
+from .. import losses
+
+__all__ = ["LOSSES", "get_loss"]
+
+LOSSES: Dict[str, Callable] = {
+    "l1": losses.l1_loss,
+    "mse": lambda pred, target: F.mse_loss(pred.reshape(-1), target.reshape(-1).to(pred.dtype)),
+    "pyramidiqa": losses.pyramidiqa_loss,
+    "vtamiq": losses.vtamiq_loss,
+    "emd": losses.emd_loss,
+}
+
+
+def get_loss(name: str, options: dict) -> Callable:
+    """``loss(pred, target)`` with the recipe's options bound."""
+    if name not in LOSSES:
+        raise KeyError(f"unknown loss {name!r}; known: {', '.join(sorted(LOSSES))}")
+    fn = LOSSES[name]
+    return (lambda pred, target: fn(pred, target, **options)) if options else fn

@@ -1,0 +1,162 @@
+"""What the trainer needs to know about a model: the :class:`Task` protocol and its shared parts.
+
+A task ties one registered metric to its training: which module learns (the metric's
+``weights_module()``, so that what is exported loads back through ``create(name, weights=...)``),
+how one labelled record becomes a training sample (decoding, crops and flips in DataLoader
+workers, with the model's own inference preprocessing code), how a batch of samples becomes
+predictions, and which parameter groups the optimiser sees.
+
+The trainer does the rest (optimiser, schedule, AMP, accumulation, DDP, checkpoints, logs,
+validation through the metric's ordinary inference path).
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..config import Recipe, RecipeError
+from ..labels import LabelTransform
+
+__all__ = ["Task", "TrainingNet", "hflip", "random_seed", "stack_field", "load_backbone"]
+
+
+def load_backbone(module: nn.Module, source: str, skip: Sequence[str] = ()) -> None:
+    """Load an ImageNet backbone (manifest key or file) into ``module``; tensors whose names start
+    with one of ``skip`` (a classifier) are ignored, any other mismatch is an error."""
+    from ...weights import load_state
+
+    state, _ = load_state(source)
+    own = module.state_dict()
+    kept = {k: v for k, v in state.items() if not any(k.startswith(s) for s in skip)}
+    missing, unexpected = sorted(set(own) - set(kept)), sorted(set(kept) - set(own))
+    if missing or unexpected:
+        raise ValueError(f"{source} does not fit the backbone: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    module.load_state_dict(kept)
+
+
+def random_seed(generator: torch.Generator) -> int:
+    """A 62-bit seed drawn from ``generator`` (for functions of the library that take seeds)."""
+    return int(torch.randint(0, 1 << 62, (1,), generator=generator))
+
+
+def hflip(generator: torch.Generator, p: float, *images: Tensor):
+    """The same horizontal flip, with probability ``p``, of every image ``[..., H, W]``."""
+    if p > 0 and float(torch.rand((), generator=generator)) < p:
+        return tuple(img.flip(-1) for img in images)
+    return images
+
+
+def stack_field(items: Sequence[Mapping[str, Any]], key: str) -> Tensor:
+    """``torch.stack`` of one field of the samples, with a clear error for mixed sizes."""
+    values = [item[key] for item in items]
+    shapes = {tuple(v.shape) for v in values}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"training samples of one batch differ in size ({sorted(shapes)[:3]}...): this task needs images of "
+            "one size (crop or resize them in the recipe's task options)"
+        )
+    return torch.stack(values)
+
+
+class TrainingNet(nn.Module):
+    """The module the optimiser and DDP see: ``forward(batch) -> predictions`` through the task.
+
+    DDP's gradient synchronisation needs the training computation inside a ``forward`` call of the
+    wrapped module; models expose training entry points under other names (``forward_patches``,
+    ``forward_tokens``), so this wrapper calls the task's :meth:`Task.predict`.
+    """
+
+    def __init__(self, task: "Task", metric: nn.Module):
+        super().__init__()
+        self.metric = metric
+        self._task = task
+
+    def forward(self, batch: Dict[str, Any]) -> Tensor:
+        return self._task.predict(self.metric, batch)
+
+
+class Task:
+    """Base class of the training tasks (see the module docstring).
+
+    Subclasses set ``kind`` (``"NR"``, ``"FR"`` or ``"2AFC"``), ``option_defaults`` (the task's
+    own options, ``model.task_options`` of the recipe) and implement :meth:`load`,
+    :meth:`collate` and :meth:`predict`.
+    """
+
+    kind: ClassVar[str] = "NR"
+    #: the task's options and their defaults (a recipe may set only these)
+    option_defaults: ClassVar[Dict[str, Any]] = {}
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+        options = dict(recipe.model.task_options)
+        unknown = sorted(set(options) - set(self.option_defaults))
+        if unknown:
+            raise RecipeError(
+                f"model.task_options: unknown {unknown} for task {recipe.model.task!r}; "
+                f"valid: {sorted(self.option_defaults) or 'none'}"
+            )
+        self.options = {**self.option_defaults, **options}
+        self.labels: Optional[LabelTransform] = None
+
+    # ------------------------------------------------------------------ model
+    def build_metric(self):
+        """The metric being trained: built untrained, then started from ``model.init`` if given."""
+        import iqametrics
+
+        metric = iqametrics.create(self.recipe.model.metric, pretrained=False, **self.recipe.model.options)
+        if self.recipe.model.init:
+            self.load_init(metric, self.recipe.model.init)
+        return metric
+
+    def load_init(self, metric, source: str) -> None:
+        """Start from ``source`` (manifest key or file, any layout the metric's converters know)."""
+        metric.load_checkpoint(source)
+
+    def trained_module(self, metric) -> nn.Module:
+        """The module whose state dict is checkpointed and exported."""
+        return metric.weights_module()
+
+    def param_groups(self, metric) -> Dict[str, List[nn.Parameter]]:
+        """Named groups of trainable parameters (a recipe's ``optim.group_lr`` refers to the names)."""
+        return {"all": [p for p in self.trained_module(metric).parameters() if p.requires_grad]}
+
+    def train_mode(self, metric) -> None:
+        """Put the metric in training mode (tasks that freeze normalisation statistics override)."""
+        metric.train()
+
+    def network(self, metric) -> TrainingNet:
+        return TrainingNet(self, metric)
+
+    # ------------------------------------------------------------------ labels
+    def fit_labels(self, train_set) -> LabelTransform:
+        """The label transform of the recipe (``model.task_options.labels``), fitted on the training split."""
+        self.labels = LabelTransform.fit(self.options.get("labels", "raw"), train_set)
+        return self.labels
+
+    def target(self, record) -> Tensor:
+        return torch.tensor(self.labels(record.mos), dtype=torch.float32)
+
+    # ------------------------------------------------------------------ data (runs in DataLoader workers)
+    def load(self, record, generator: torch.Generator) -> Dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def collate(self, items: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+        batch = {key: stack_field(items, key) for key in items[0] if isinstance(items[0][key], Tensor)}
+        return batch
+
+    def to_device(self, batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
+        return {k: (v.to(device, non_blocking=True) if isinstance(v, Tensor) else v) for k, v in batch.items()}
+
+    # ------------------------------------------------------------------ forward
+    def predict(self, metric, batch: Dict[str, Any]) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ hooks
+    def on_train_start(self, metric, train_set, context) -> None:
+        """Called once before the first step (e.g. to initialise a head from frozen features)."""
+
+    def on_train_end(self, metric, train_set, context) -> None:
+        """Called once after the last step, before the final export (e.g. to refit a head)."""

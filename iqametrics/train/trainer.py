@@ -1,0 +1,429 @@
+"""The trainer: one loop for every task (NR, FR, 2AFC), on one process or many (torchrun).
+
+What a run does, in order:
+
+1. reads the training (and validation) split, fits the label transform on the training split;
+2. builds the metric untrained (``pretrained=False``), starts it from ``model.init`` if given;
+3. each epoch, takes the draws of :class:`~iqametrics.train.sampling.EpochPlan` in global
+   batches, computes the loss under autocast, accumulates, clips, steps, updates the EMA, sets
+   every group's learning rate from the schedule, and logs;
+4. validates through the metric's own inference path (SRCC/PLCC, or 2AFC accuracy), keeps the
+   best weights, and writes a full checkpoint (``last.pt``);
+5. at the end, puts the best (or last) weights back, runs the task's end hook, and writes
+   ``model.safetensors`` with ``run.json``: what ``iqa export`` publishes.
+
+Ctrl-C (or SIGTERM) stops after the current step with a checkpoint; ``resume=True`` continues
+from it exactly: on one CPU process the resumed run ends with the same weights, bit for bit, as
+a run that was never interrupted (same data draws, RNG states, optimiser state and schedule).
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import torch
+from torch import nn
+
+from . import distributed
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, save_weights, set_rng_state
+from .config import Recipe
+from .ema import EMA
+from .labels import LabelTransform
+from .loader import epoch_loader
+from .logs import Progress, RunLog
+from .objectives import get_loss
+from .sampling import EpochPlan, mix_seed
+from .schedule import group_schedules, learning_rate
+from .tasks import get_task
+
+__all__ = ["Trainer", "RunResult", "TrainingInterrupted", "RunDirectoryError", "source_version"]
+
+
+def source_version() -> str:
+    """The git commit of the iqametrics source that trains (``+dirty`` with local changes), or its version."""
+    import subprocess
+
+    from .. import __version__
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"iqametrics {__version__}"
+    return commit + ("+dirty" if dirty else "")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """The run stopped on request (Ctrl-C, SIGTERM, a callback) after saving a checkpoint."""
+
+    def __init__(self, checkpoint: Path, epoch: int, step: int):
+        super().__init__(f"interrupted at epoch {epoch + 1}, step {step}; checkpoint {checkpoint}")
+        self.checkpoint, self.epoch, self.step = checkpoint, epoch, step
+
+
+class RunDirectoryError(ValueError):
+    """The output folder holds another run (or none to resume)."""
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    model_path: Path
+    epochs: int
+    steps: int
+    best: Dict[str, Any] = field(default_factory=dict)
+    final: Dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+_RESUMABLE_CHANGES = ("train.epochs", "train.max_steps", "train.workers", "train.log_every", "train.val_every")
+
+
+class Trainer:
+    """Train ``recipe`` on ``dataset`` (a LabelledSet) into ``out_dir``.
+
+    Args:
+        device: ``auto`` / ``cpu`` / ``cuda`` / ``cuda:N`` (under torchrun each process takes its
+            local rank's GPU).
+        resume: continue the run in ``out_dir`` from its ``last.pt``.
+        overwrite: replace a run already in ``out_dir``.
+        quiet: no progress line.
+        step_callback: ``f(trainer, global_step) -> bool`` called after every optimiser step;
+            returning True stops the run as Ctrl-C would (tests use it to interrupt exactly).
+    """
+
+    def __init__(self, recipe: Recipe, dataset, out_dir, *, device: str = "auto", resume: bool = False,
+                 overwrite: bool = False, quiet: bool = False,
+                 step_callback: Optional[Callable[["Trainer", int], bool]] = None):
+        self.recipe = recipe.validate()
+        self.dataset = dataset
+        self.out_dir = Path(out_dir)
+        self.resume = resume
+        self.overwrite = overwrite
+        self.quiet = quiet
+        self.step_callback = step_callback
+        self.device_name = device
+        self._stop_requested = False
+
+    # ------------------------------------------------------------------ setup
+    def _check_out_dir(self, ctx) -> Optional[Path]:
+        last = self.out_dir / "last.pt"
+        if self.resume:
+            if not last.is_file():
+                raise RunDirectoryError(f"nothing to resume: {last} does not exist")
+            return last
+        if (self.out_dir / "last.pt").exists() or (self.out_dir / "model.safetensors").exists():
+            if not self.overwrite:
+                raise RunDirectoryError(f"{self.out_dir} already holds a run: resume it (--resume) or --overwrite it")
+            if ctx.is_main:
+                for name in ("last.pt", "best.safetensors", "model.safetensors", "log.jsonl", "epochs.csv", "run.json"):
+                    (self.out_dir / name).unlink(missing_ok=True)
+        return None
+
+    def _splits(self):
+        data = self.recipe.data
+        if self.dataset.kind != self.task.kind:
+            raise ValueError(f"task {self.recipe.model.task!r} trains {self.task.kind} models, the data set is {self.dataset.kind}")
+        train = self.dataset.subset(data.train_split)
+        val = self.dataset.subset(data.val_split) if data.val_split else None
+        if data.limit:
+            train = train.select(range(min(data.limit, len(train))))
+            val = val.select(range(min(data.limit, len(val)))) if val is not None else None
+        if len(train) == 0:
+            raise ValueError(f"the {data.train_split!r} split of {self.dataset.name} is empty")
+        return train, val
+
+    def _optimizer(self, groups: Dict[str, List[nn.Parameter]]):
+        o = self.recipe.optim
+        unknown = set(o.group_lr) - set(groups)
+        if unknown:
+            raise ValueError(f"optim.group_lr names groups the task does not have: {sorted(unknown)}; groups: {sorted(groups)}")
+        params = [{"params": ps, "lr": o.group_lr.get(name, o.lr), "name": name} for name, ps in groups.items() if ps]
+        if o.name == "adam":  # L2 penalty in the gradient, as the HyperIQA/PyramidIQA codes use
+            return torch.optim.Adam(params, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        if o.name == "adamw":
+            return torch.optim.AdamW(params, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        return torch.optim.SGD(params, momentum=o.momentum, weight_decay=o.weight_decay)
+
+    @contextmanager
+    def _signals(self):
+        """First Ctrl-C/SIGTERM: stop after the current step with a checkpoint; second: abort."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            self.progress.message("stopping after this step (a checkpoint is saved); press Ctrl-C again to abort")
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    # ------------------------------------------------------------------ run
+    def fit(self) -> RunResult:
+        start_time = time.monotonic()
+        ctx = distributed.init(self.device_name)
+        self.ctx = ctx
+        try:
+            return self._fit(ctx, start_time)
+        finally:
+            distributed.shutdown(ctx)
+
+    def _fit(self, ctx, start_time: float) -> RunResult:
+        r = self.recipe
+        t = r.train
+        resume_from = self._check_out_dir(ctx)
+        if ctx.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.task = get_task(r.model.task)(r)
+        train_set, val_set = self._splits()
+        torch.manual_seed(mix_seed(t.seed, ctx.rank))
+
+        state = load_checkpoint(resume_from) if resume_from else None
+        if state is not None:
+            self._check_same_recipe(json.loads(state["recipe"]))
+            self.task.labels = LabelTransform.from_dict(json.loads(state["labels"]))
+        else:
+            self.task.fit_labels(train_set)
+        metric = self.task.build_metric().to(ctx.device)
+        metric.requires_grad_(True)
+        if t.channels_last:
+            metric.to(memory_format=torch.channels_last)
+        module = self.task.trained_module(metric)
+        groups = self.task.param_groups(metric)
+        schedules = group_schedules(r.schedule, groups)
+        optimizer = self._optimizer(groups)
+        net: nn.Module = self.task.network(metric)
+        if ctx.distributed:
+            net = nn.parallel.DistributedDataParallel(net, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.amp)
+        scaler = torch.amp.GradScaler(ctx.device.type, enabled=amp_dtype is torch.float16)
+        ema = EMA(module, t.ema_decay) if t.ema_decay else None
+        loss_fn = get_loss(r.loss.name, r.loss.options)
+
+        epoch, step_in_epoch, global_step = 0, 0, 0
+        best: Dict[str, Any] = {}
+        if state is not None:
+            module.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
+            epoch, step_in_epoch, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+            best = json.loads(state["best"])
+            set_rng_state(state["rng"])
+        else:
+            self.task.on_train_start(metric, train_set, ctx)
+
+        self.progress = Progress(ctx.is_main and not self.quiet, every=t.log_every)
+        log = RunLog(self.out_dir, enabled=ctx.is_main)
+        if ctx.is_main and state is None:
+            (self.out_dir / "recipe.json").write_text(json.dumps(r.to_dict(), indent=2))
+        plan_of = lambda e: EpochPlan(len(train_set), t.batch_size, t.seed, e, r.data.repeats, t.accumulate, ctx.world)  # noqa: E731
+        steps_per_epoch = plan_of(0).steps
+        if steps_per_epoch == 0:
+            raise ValueError(
+                f"the training split has {len(train_set)} items × {r.data.repeats} draws, fewer than one batch of {t.batch_size}"
+            )
+        total_steps = steps_per_epoch * t.epochs
+        if t.max_steps:
+            total_steps = min(total_steps, t.max_steps)
+        saved_rng = rng_state()
+
+        def checkpoint(e: int, s: int, gs: int, rng) -> None:
+            if ctx.is_main:
+                save_checkpoint(self.out_dir / "last.pt", {
+                    "model": module.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else {}, "epoch": e, "step_in_epoch": s,
+                    "global_step": gs, "rng": rng, "best": json.dumps(best), "recipe": r.to_json(),
+                    "labels": json.dumps(self.task.labels.to_dict()),
+                })
+            ctx.barrier()
+
+        with self._signals():
+            while epoch < t.epochs and global_step < total_steps:
+                plan = plan_of(epoch)
+                if r.optim.reset_each_epoch and step_in_epoch == 0:
+                    optimizer = self._optimizer(groups)
+                loader = epoch_loader(train_set.records, self.task, plan, rank=ctx.rank, start_step=step_in_epoch,
+                                      workers=t.workers, pin_memory=ctx.device.type == "cuda")
+                batches = iter(loader)
+                self.task.train_mode(metric)
+                losses: List[float] = []
+                for step in range(step_in_epoch, plan.steps):
+                    for group in optimizer.param_groups:
+                        group["lr"] = learning_rate(group.setdefault("initial_lr", group["lr"]), schedules[group["name"]],
+                                                    step=global_step, epoch=epoch, total_steps=total_steps,
+                                                    total_epochs=t.epochs)
+                    step_loss = 0.0
+                    for micro in range(t.accumulate):
+                        batch = self.task.to_device(next(batches), ctx.device)
+                        sync = micro == t.accumulate - 1 or not ctx.distributed
+                        with (nullcontext() if sync else net.no_sync()):
+                            with (torch.autocast(ctx.device.type, dtype=amp_dtype) if amp_dtype else nullcontext()):
+                                pred = net(batch)
+                            loss = loss_fn(pred.float(), batch["target"]) / t.accumulate
+                            scaler.scale(loss).backward()
+                        step_loss += float(loss.detach())
+                    if t.clip_grad_norm:
+                        scaler.unscale_(optimizer)
+                        torch.nn.utils.clip_grad_norm_([p for ps in groups.values() for p in ps], t.clip_grad_norm)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    optimizer.zero_grad(set_to_none=True)
+                    if ema is not None:
+                        ema.update(module)
+                    global_step += 1
+                    step_in_epoch = step + 1
+                    saved_rng = rng_state()
+                    losses.append(step_loss)
+                    if not math.isfinite(step_loss):
+                        raise FloatingPointError(f"the training loss is {step_loss} at epoch {epoch + 1}, step {step_in_epoch}")
+                    self.progress.update(epoch, t.epochs, step_in_epoch, plan.steps, step_loss)
+                    if global_step % t.log_every == 0:
+                        log.step(global_step, loss=step_loss, lr=optimizer.param_groups[0]["lr"], epoch=epoch)
+                    stop = self._stop_requested or bool(self.step_callback and self.step_callback(self, global_step))
+                    if ctx.any(stop):
+                        del batches, loader  # workers end before the checkpoint is written
+                        checkpoint(epoch, step_in_epoch, global_step, saved_rng)
+                        log.close()
+                        raise TrainingInterrupted(self.out_dir / "last.pt", epoch, step_in_epoch)
+                    if global_step >= total_steps:
+                        break
+                del batches, loader
+                finished_epoch = step_in_epoch == plan.steps
+                row: Dict[str, Any] = {"train_loss": sum(losses) / max(len(losses), 1)}
+                last = global_step >= total_steps or (finished_epoch and epoch + 1 == t.epochs)
+                if val_set is not None and ((epoch + 1) % t.val_every == 0 or last):
+                    scores = self._validate(metric, module, ema, val_set)
+                    row.update({f"val_{k}": v for k, v in scores.items()})
+                    if self._better(scores, best):
+                        best = {"epoch": epoch + 1, "step": global_step, **scores}
+                        if ctx.is_main:
+                            save_weights(self.out_dir / "best.safetensors", ema.state_dict() if ema else module.state_dict(),
+                                         self._metadata(best))
+                log.epoch(epoch + 1, global_step, **row)
+                if finished_epoch:
+                    epoch, step_in_epoch = epoch + 1, 0
+                checkpoint(epoch, step_in_epoch, global_step, rng_state())
+        log.close()
+        self.progress.message(f"trained {global_step} steps in {time.monotonic() - start_time:.0f} s")
+        return self._finish(metric, module, ema, train_set, val_set, best, epoch, global_step, start_time)
+
+    # ------------------------------------------------------------------ validation and the end
+    def _check_same_recipe(self, saved: Dict[str, Any]) -> None:
+        now = json.loads(self.recipe.to_json())  # tuples become lists, as in the saved JSON
+        changed = []
+        for section in set(saved) | set(now):
+            a, b = saved.get(section), now.get(section)
+            if isinstance(a, dict) and isinstance(b, dict):
+                changed += [f"{section}.{k}" for k in set(a) | set(b) if a.get(k) != b.get(k)]
+            elif a != b:
+                changed.append(section)
+        changed = [c for c in changed if c not in _RESUMABLE_CHANGES]
+        if changed:
+            raise RunDirectoryError(f"cannot resume: the recipe differs from the checkpoint's in {sorted(changed)}")
+
+    def _better(self, scores: Dict[str, float], best: Dict[str, Any]) -> bool:
+        key = self.recipe.train.select
+        if key not in scores or not math.isfinite(scores[key]):
+            return not best
+        if key not in best:
+            return True
+        return scores[key] < best[key] if key == "loss" else scores[key] > best[key]
+
+    def _validate(self, metric, module, ema: Optional[EMA], val_set) -> Dict[str, float]:
+        """Scores of the validation split through the metric's inference path (main process only)."""
+        scores: Dict[str, float] = {}
+        if self.ctx.is_main:
+            live = None
+            if ema is not None:  # evaluate the averaged weights, then put the live ones back
+                live = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                module.load_state_dict(ema.state_dict())
+            metric.eval()
+            try:
+                from .validation import validation_scores
+
+                scores = validation_scores(metric, val_set, self.task.labels, batch_size=self.recipe.train.batch_size)
+            finally:
+                if live is not None:
+                    module.load_state_dict(live)
+                self.task.train_mode(metric)
+        self.ctx.barrier()
+        return scores
+
+    def _metadata(self, scores: Dict[str, Any]) -> Dict[str, str]:
+        return {
+            "recipe": self.recipe.to_json(),
+            "labels": json.dumps(self.task.labels.to_dict()),
+            "metric": self.recipe.model.metric,
+            "metric_options": json.dumps(self.recipe.model.options, sort_keys=True),
+            "validation": json.dumps(scores),
+            "dataset": self.dataset.name,
+        }
+
+    def _finish(self, metric, module, ema, train_set, val_set, best, epochs, steps, start_time) -> RunResult:
+        ctx = self.ctx
+        best_path = self.out_dir / "best.safetensors"
+        if best and best_path.is_file():
+            from safetensors.torch import load_file
+
+            module.load_state_dict(load_file(str(best_path)))
+        elif ema is not None:
+            module.load_state_dict(ema.state_dict())
+        metric.eval()
+        self.task.on_train_end(metric, train_set, ctx)
+        final = self._validate(metric, module, None, val_set) if val_set is not None else {}
+        seconds = time.monotonic() - start_time
+        model_path = self.out_dir / "model.safetensors"
+        if ctx.is_main:
+            save_weights(model_path, module.state_dict(), self._metadata(final))
+            summary = {
+                "recipe": self.recipe.name, "metric": self.recipe.model.metric, "dataset": self.dataset.name,
+                "train_items": len(train_set), "val_items": len(val_set) if val_set is not None else 0,
+                "epochs": epochs, "steps": steps, "best": best, "final": final, "seconds": round(seconds, 1),
+                "processes": ctx.world, "device": str(ctx.device), "labels": self.task.labels.to_dict(),
+                "dataset_licence": getattr(self.dataset, "licence", ""), "commit": source_version(),
+            }
+            (self.out_dir / "run.json").write_text(json.dumps(summary, indent=2))
+        ctx.barrier()
+        return RunResult(self.out_dir, model_path, epochs, steps, best, final, seconds)
+
+
+def resolve_data(spec: str, recipe: Recipe):
+    """Read the data set of ``--data [LAYOUT:]ROOT``: the recipe's layout and options, or another
+    layout named before the colon (then the recipe's layout options do not apply)."""
+    from .data import list_layouts, read_dataset
+
+    layout, sep, root = spec.partition(":")
+    if sep and layout in list_layouts():
+        options = recipe.data.options if layout == recipe.data.layout else {}
+        return read_dataset(layout, root, **options)
+    return read_dataset(recipe.data.layout, spec, **recipe.data.options)
+
+
+def train(recipe, data: str, out_dir, *, overrides=(), **trainer_options) -> RunResult:
+    """``iqa train``: load ``recipe`` (a packaged name, a .toml path or a :class:`Recipe`), apply
+    ``section.key=value`` overrides, read ``data`` (``[LAYOUT:]ROOT``) and train into ``out_dir``."""
+    from .config import apply_overrides
+    from .recipes import load_recipe
+
+    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    recipe = apply_overrides(recipe, overrides)
+    return Trainer(recipe, resolve_data(data, recipe), out_dir, **trainer_options).fit()
