@@ -36,6 +36,15 @@ def _parse_options(pairs: Sequence[str]) -> dict:
     return options
 
 
+def _pixel_count(value):
+    from .io import parse_pixel_count
+
+    try:
+        return None if value is None else parse_pixel_count(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-batch-pixels") from None
+
+
 def _resolve_device(device: str) -> str:
     if device == "auto":
         import torch
@@ -118,6 +127,8 @@ _common_options = [
     click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto."),
     click.option("--batch-size", "-b", default=16, show_default=True, type=click.IntRange(1), help="Images per batch."),
     click.option("--workers", "-j", default=None, type=click.IntRange(0), help="Decoding processes [default: up to 4]."),
+    click.option("--max-batch-pixels", default=None, metavar="N", callback=lambda ctx, param, v: _pixel_count(v),
+                 help="Pixels per batch, pairs counting both images (e.g. 4M) [default: 8M]."),
     click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True),
     click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to FILE (default: stdout)."),
     click.option("--resume", is_flag=True, help="Skip inputs already in --output and append the rest."),
@@ -191,7 +202,7 @@ def info_command(name, as_json):
 @main.command("score")
 @click.argument("paths", nargs=-1, required=True)
 @_with_common
-def score_command(paths, metric_names, device, batch_size, workers, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def score_command(paths, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Score images without a reference: files, folders (recursive) and glob patterns."""
     from .io import discover_images
     from .scoring import score_files
@@ -207,7 +218,8 @@ def score_command(paths, metric_names, device, batch_size, workers, fmt, output,
     writer_args = dict(fmt=fmt, key_columns=["path"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     files = [f for f in files if str(f) not in done]
-    records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False)
+    records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False,
+                          max_batch_pixels=max_batch_pixels)
     _run(records, len(files), writer_args, output, resume, overwrite, quiet, done)
 
 
@@ -248,7 +260,7 @@ def _read_pairs_csv(path: str) -> List[tuple]:
 @click.argument("dist", required=False)
 @click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False), help="CSV with columns ref,dist.")
 @_with_common
-def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Compare distorted images with references: REF DIST files, REF_DIR DIST_DIR folders
     (paired by relative path), or --pairs FILE.csv."""
     from .io import discover_pairs
@@ -270,7 +282,7 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
     writer_args = dict(fmt=fmt, key_columns=["ref", "dist"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     pairs = [p for p in pairs if (str(p[0]), str(p[1])) not in done]
-    records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers)
+    records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
     _run(records, len(pairs), writer_args, output, resume, overwrite, quiet, done)
 
 

@@ -26,9 +26,11 @@ class CountingMean(NRMetric):
 
     min_size = (8, 8)
     scored = 0
+    batches: list = []
 
     def _score(self, x):
         CountingMean.scored += x.shape[0]
+        CountingMean.batches.append(x.shape[0])
         return x.mean(dim=(1, 2, 3))
 
 
@@ -40,6 +42,7 @@ def toy(monkeypatch):
     )
     monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
     CountingMean.scored = 0
+    CountingMean.batches = []
     return info.name
 
 
@@ -151,6 +154,16 @@ def test_score_file_glob_and_progress(runner, toy, tmp_path):
     assert "scoring" in globbed.stderr  # progress bar for more than a handful of images
     quiet = runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path / "p*.png"), "-q"])
     assert quiet.stderr == ""
+
+
+def test_max_batch_pixels_splits_batches(runner, toy, tmp_path):
+    for i in range(6):
+        Image.fromarray(_photo(i)).save(tmp_path / f"p{i}.png")  # 24×32 = 768 px each
+    result = runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path), "-j", "0", "--max-batch-pixels", "1.6k"])
+    assert result.exit_code == 0, result.output
+    assert CountingMean.batches == [2, 2, 2]
+    bad = runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path), "--max-batch-pixels", "many"])
+    assert bad.exit_code == 2 and "--max-batch-pixels" in bad.output
 
 
 def test_score_usage_errors(runner, toy, tmp_path):
