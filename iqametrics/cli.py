@@ -157,16 +157,17 @@ def main():
 def list_command(kind, as_json):
     """List the available metrics."""
     import iqametrics
+    from .weights import availability
 
     infos = [iqametrics.get_info(n) for n in iqametrics.list_metrics(kind.upper() if kind else None)]
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
         return
     width = max(len(i.name) for i in infos) if infos else 4
-    click.echo(f"{'name':<{width}}  kind  better  download  description")
+    click.echo(f"{'name':<{width}}  kind  better  weights      description")
     for i in infos:
         better = "higher" if i.higher_is_better else "lower"
-        click.echo(f"{i.name:<{width}}  {i.kind:<4}  {better:<6}  {'yes' if i.needs_download else 'no':<8}  {i.description}")
+        click.echo(f"{i.name:<{width}}  {i.kind:<4}  {better:<6}  {availability(i.weights):<11}  {i.description}")
 
 
 @main.command("info")
@@ -178,7 +179,7 @@ def info_command(name, as_json):
 
     import iqametrics
     from .registry import UnknownMetricError
-    from .weights import get_entry
+    from .weights import availability_note, get_entry
 
     try:
         info = iqametrics.get_info(name)
@@ -186,9 +187,9 @@ def info_command(name, as_json):
         raise click.UsageError(str(exc)) from None
     entries = [dataclasses.asdict(get_entry(k)) for k in info.weights]
     if as_json:
-        click.echo(json.dumps({**info.as_dict(), "weight_files": entries}, indent=2))
+        click.echo(json.dumps({**info.as_dict(), "availability": availability_note(info.weights), "weight_files": entries}, indent=2))
         return
-    for field, value in info.as_dict().items():
+    for field, value in {**info.as_dict(), "availability": availability_note(info.weights)}.items():
         if field == "weights":
             continue
         click.echo(f"{field:>17}: {value}")
@@ -288,37 +289,62 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
 
 @main.command("download")
 @click.argument("names", nargs=-1)
-@click.option("--all", "download_all", is_flag=True, help="Every metric's weights.")
-def download_command(names, download_all):
-    """Download (and verify) the weights of metrics into the local cache."""
-    import iqametrics
-    from .registry import UnknownMetricError
-    from .weights import WeightsError, fetch, get_entry
+@click.option("--all", "download_all", is_flag=True, help="Every metric's weights (with --verify: every manifest file).")
+@click.option("--verify", is_flag=True, help="Download nothing: re-hash the files already here against the manifest and the lock.")
+def download_command(names, download_all, verify):
+    """Download (and verify) the weights of metrics into the local cache.
+
+    NAMES are metric names or manifest keys (`iqa info NAME` lists a metric's keys)."""
+    from .weights import WeightsError, can_download, check_cached, fetch, get_entry, load_manifest
 
     if download_all == bool(names):
         raise click.UsageError("give metric names or --all (not both)")
-    selected = iqametrics.list_metrics() if download_all else list(names)
-    keys = []
-    for name in selected:
-        try:
-            keys += [k for k in iqametrics.get_info(name).weights if k not in keys]
-        except UnknownMetricError as exc:
-            raise click.UsageError(str(exc)) from None
+    if verify and download_all:
+        keys = list(load_manifest())
+    else:
+        keys = _weight_keys(names, download_all)
     if not keys:
         click.echo("nothing to download: these metrics need no weight files", err=True)
         return
     failed = 0
     for key in keys:
+        if verify:
+            result = check_cached(key)
+            failed += not result.ok
+            click.echo(result.line(), err=not result.ok)
+            continue
         entry = get_entry(key)
         try:
             path = fetch(entry)
         except WeightsError as exc:
+            if download_all and not can_download(entry):  # --all fetches what can be fetched; the rest is a note
+                click.echo(f"skipped: {exc}", err=True)
+                continue
             failed += 1
             click.echo(f"error: {exc}", err=True)
         else:
             click.echo(f"{key}: {path}")
     if failed:
         sys.exit(1)
+
+
+def _weight_keys(names, download_all: bool) -> list:
+    """Manifest keys of the named metrics (or of every metric); a manifest key stands for itself."""
+    import iqametrics
+    from .registry import UnknownMetricError
+    from .weights import load_manifest
+
+    selected = iqametrics.list_metrics() if download_all else list(names)
+    keys = []
+    for name in selected:
+        try:
+            found = iqametrics.get_info(name).weights
+        except UnknownMetricError as exc:
+            if name not in load_manifest():
+                raise click.UsageError(str(exc)) from None
+            found = (name,)
+        keys += [k for k in found if k not in keys]
+    return keys
 
 
 if __name__ == "__main__":  # pragma: no cover
