@@ -295,7 +295,7 @@ def download_command(names, download_all, verify):
     """Download (and verify) the weights of metrics into the local cache.
 
     NAMES are metric names or manifest keys (`iqa info NAME` lists a metric's keys)."""
-    from .weights import WeightsError, can_download, check_cached, fetch, get_entry, load_manifest
+    from .weights import WeightsConfigError, WeightsError, can_download, check_cached, fetch, get_entry, load_manifest
 
     if download_all == bool(names):
         raise click.UsageError("give metric names or --all (not both)")
@@ -308,16 +308,18 @@ def download_command(names, download_all, verify):
         return
     failed = 0
     for key in keys:
-        if verify:
-            result = check_cached(key)
-            failed += not result.ok
-            click.echo(result.line(), err=not result.ok)
-            continue
         entry = get_entry(key)
         try:
+            if verify:
+                result = check_cached(entry)
+                failed += not result.ok
+                click.echo(result.line(), err=not result.ok)
+                continue
             path = fetch(entry)
+        except WeightsConfigError as exc:  # the same for every file: say it once
+            raise click.ClickException(str(exc)) from None
         except WeightsError as exc:
-            if download_all and not can_download(entry):  # --all fetches what can be fetched; the rest is a note
+            if download_all and not verify and not can_download(entry):  # --all fetches what it can; the rest is a note
                 click.echo(f"skipped: {exc}", err=True)
                 continue
             failed += 1

@@ -274,10 +274,14 @@ def sha256_file(path: Union[str, Path], chunk: int = 1 << 20) -> str:
 _VERIFIED: Dict[Tuple[str, int, int], str] = {}
 
 
+def _stat_key(path: Path) -> Tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
 def _digest(path: Path, fresh: bool = False) -> str:
     """sha256 of ``path``, remembered per (path, size, mtime) unless ``fresh``."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = _stat_key(path)
     if fresh or key not in _VERIFIED:
         _VERIFIED[key] = sha256_file(path)
     return _VERIFIED[key]
@@ -320,7 +324,7 @@ def _lock_record(entry: WeightEntry) -> Optional[dict]:
     return _read_lock(lock_path()).get(entry.key, {}).get(entry.source_url)
 
 
-def _record_in_lock(entry: WeightEntry, digest: str, path: Path) -> dict:
+def _record_in_lock(entry: WeightEntry, digest: str, path: Path, shown: Path) -> dict:
     """Record ``digest`` for (key, source URL) unless a record exists; return the record that holds.
 
     The lock is rewritten atomically (temporary file + rename) and re-read just before, so
@@ -329,7 +333,7 @@ def _record_in_lock(entry: WeightEntry, digest: str, path: Path) -> dict:
     """
     target = lock_path()
     record = {"sha256": digest, "size": path.stat().st_size, "first_used": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "path": str(path)}
+              "path": str(shown)}
     with _LOCK_MUTEX:
         files = _read_lock(target)
         existing = files.get(entry.key, {}).get(entry.source_url)
@@ -359,11 +363,13 @@ _LOCK_ABOUT = ("sha256 of the first download of each weight file whose manifest 
                "keyed by manifest key and source URL; iqametrics refuses a later file that differs (docs/weights.md)")
 
 
-def _check(path: Path, entry: WeightEntry, trust_on_first_use: bool, fresh: bool = False) -> str:
+def _check(path: Path, entry: WeightEntry, trust_on_first_use: bool, fresh: bool = False,
+           destination: Optional[Path] = None) -> str:
     """Check ``path`` against the manifest and, for downloads without a full checksum, the lock.
 
     Returns how the file was vouched for; raises :class:`ChecksumMismatchError` /
-    :class:`LockMismatchError` when it differs.
+    :class:`LockMismatchError` when it differs.  ``destination``: where a download being checked
+    will live (what the lock records as its path).
     """
     digest = _digest(path, fresh)
     expected = entry.sha256 or entry.sha256_prefix
@@ -381,7 +387,7 @@ def _check(path: Path, entry: WeightEntry, trust_on_first_use: bool, fresh: bool
     record = _lock_record(entry)
     first = record is None
     if first:
-        record = _record_in_lock(entry, digest, path)
+        record = _record_in_lock(entry, digest, path, destination or path)
     if record["sha256"] != digest:
         raise LockMismatchError(
             f"{path} differs from the file first used for {entry.key!r} ({entry.source_url}): sha256 "
@@ -585,8 +591,10 @@ def _from_cache_or_download(entry: WeightEntry) -> Path:
     try:
         part = scratch / entry.filename
         download(entry, part)
-        _check(part, entry, trust_on_first_use=True)
+        _check(part, entry, trust_on_first_use=True, destination=target)
+        digest = _digest(part)
         os.replace(part, target)
+        _VERIFIED[_stat_key(target)] = digest  # the same bytes: not hashed again
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target

@@ -323,3 +323,12 @@ def test_download_all_skips_what_cannot_be_fetched_automatically(runner, hub, mo
     assert result.exit_code == 0, result.output
     assert "toy.weights:" in result.stdout and result.stderr.count("skipped:") == 2
     assert runner.invoke(cli.main, ["download", "toy-b"]).exit_code == 1  # asked for by name: an error
+
+
+def test_download_with_a_mistyped_weights_dir_fails_once(runner, hub, monkeypatch, tmp_path):
+    write_manifest(hub, {"toy.weights": {"hf": {"repo_id": "org/repo", "filename": "t.safetensors"}, "format": "safetensors"}})
+    _toy_weighted(monkeypatch)
+    monkeypatch.setenv("IQAMETRICS_WEIGHTS_DIR", str(tmp_path / "nowhere"))
+    for args in (["download", "toy-weighted"], ["download", "--verify", "toy-weighted"]):
+        result = runner.invoke(cli.main, args)
+        assert result.exit_code == 1 and result.output.count("does not exist") == 1, result.output

@@ -283,7 +283,8 @@ def test_a_later_download_that_differs_is_refused_and_not_cached(hub, state):
     with pytest.raises(weights.LockMismatchError, match="differs from the file first used"):
         weights.fetch("toy@official")
     assert not path.exists()
-    assert _lock()["toy@official"][url]["sha256"] == hashlib.sha256(data).hexdigest()  # the record is kept
+    record = _lock()["toy@official"][url]
+    assert record["sha256"] == hashlib.sha256(data).hexdigest() and record["path"] == str(path)  # the record is kept
 
 
 def test_prefix_entries_keep_the_prefix_check_and_lock_the_full_digest(hub, state):
