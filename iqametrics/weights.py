@@ -144,6 +144,11 @@ class WeightEntry:
         return self.url or ""
 
     @property
+    def pinned(self) -> bool:
+        """Whether a Hub file's ``revision`` is a commit hash (``main`` is a branch: the file may change)."""
+        return bool(re.fullmatch(r"[0-9a-f]{40}", self.revision))
+
+    @property
     def drive_id(self) -> Optional[str]:
         """The Google Drive file id of a Drive URL, else ``None``."""
         if not self.url or "drive.google.com" not in self.url:
@@ -394,7 +399,8 @@ def _check(path: Path, entry: WeightEntry, trust_on_first_use: bool, fresh: bool
             f"{digest[:16]}... now, {record['sha256'][:16]}... recorded on {record.get('first_used', '?')} in "
             f"{lock_path()}. Either this copy is corrupt or was replaced on its way: delete it and download it "
             f"again (`iqa download {entry.key}`). Or the publisher replaced the file"
-            f"{' (revision ' + entry.revision + ' is a branch)' if entry.repo_id else ''}: if you trust the new "
+            f"{' (revision ' + entry.revision + ' is not pinned to a commit)' if entry.repo_id and not entry.pinned else ''}"
+            ": if you trust the new "
             f"one, remove the {entry.key!r} record from {lock_path()} and it will be recorded on its next use."
         )
     return f"{prefix}; sha256 {'recorded in the lock now (first use)' if first else 'matches the lock'}"
