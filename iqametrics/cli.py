@@ -161,7 +161,7 @@ def list_command(kind, as_json):
 
     infos = [iqametrics.get_info(n) for n in iqametrics.list_metrics(kind.upper() if kind else None)]
     if as_json:
-        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+        click.echo(json.dumps([{**i.as_dict(), "availability": availability(i.weights)} for i in infos], indent=2))
         return
     width = max(len(i.name) for i in infos) if infos else 4
     click.echo(f"{'name':<{width}}  kind  better  weights      description")
@@ -304,7 +304,7 @@ def download_command(names, download_all, verify):
     else:
         keys = _weight_keys(names, download_all)
     if not keys:
-        click.echo("nothing to download: these metrics need no weight files", err=True)
+        click.echo(f"nothing to {'check' if verify else 'download'}: these metrics need no weight files", err=True)
         return
     failed = 0
     for key in keys:

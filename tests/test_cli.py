@@ -264,6 +264,8 @@ def test_list_and_info_say_whether_weights_can_be_had(runner):
     assert rows["psnr"].startswith("none needed")
     info = runner.invoke(cli.main, ["info", "vtamiq"]).output
     assert "no published weights: train with `iqa train` or pass `--weights`" in info
+    listed = {m["name"]: m["availability"] for m in json.loads(runner.invoke(cli.main, ["list", "--json"]).output)}
+    assert listed["vtamiq"] == "unpublished" and listed["musiq"] == "download" and listed["ssim"] == "none needed"
     kadis = json.loads(runner.invoke(cli.main, ["info", "vtamiq.kadis", "--json"]).output)
     assert "Google Drive" in kadis["availability"] and "gdown" in kadis["availability"]
 
