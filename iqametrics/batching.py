@@ -18,14 +18,12 @@ pair counts both images; a decoded pixel takes 12 bytes, float32 RGB):
   each at most the per-image limit of :func:`iqametrics.io.max_image_pixels`.
 
 So decoded images take at most ``12 B × (5 × max_batch_pixels + 2 × workers × largest input +
-one input being grouped)``: about 0.5 GB + 1.2 GB for 12 MP photos with 4 workers (double for
-pairs).  The metric's own working memory scales with the batch's pixels (DISTS, LPIPS-VGG: about
-1.1 KB per pixel of a pair on CPU, so 8 MP of pairs ≈ 4.5 GB), which is what the 8 MP default is
-sized for on a 16 GB machine.  A single image's working memory cannot be split: one 12 MP pair
-through DISTS needs about 13 GB whatever the budget.
-
-Unreadable files do not stop the stream: they come out as :class:`Failure` records naming the
-file and the reason, in the order they are met.
+one input being grouped)``: for 12 MP photos with 4 workers about 0.5 GB + 1.3 GB (pairs: 0.5 GB
++ 2.6 GB).  The metric's own working memory grows with the batch's pixels: a full batch of 8 MP
+is 4 MP of pairs, about 5 GB for DISTS or LPIPS-VGG on CPU (1.2-1.3 KB per pixel of a pair) and
+7.6 GB for MAD (1.9 KB, float64; ``benchmarks/batching_memory.py``), which is what the default is
+sized for on a 16 GB machine.  One input's working memory cannot be split: a single 12 MP pair
+through DISTS needs about 14 GB whatever the budget.
 """
 from __future__ import annotations
 
