@@ -27,6 +27,7 @@ checkpoints with ``torch.load(weights_only=True)``: nothing is ever unpickled.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import pickle
@@ -551,9 +552,14 @@ def _download_url(entry: WeightEntry, out: Path) -> None:
     request = urllib.request.Request(entry.url, headers={"User-Agent": "iqametrics"})
     try:
         with open(out, "wb") as f, urllib.request.urlopen(request, timeout=_timeout()) as response:
+            announced = response.headers.get("Content-Length")
             shutil.copyfileobj(response, f, 1 << 20)
-    except (urllib.error.URLError, OSError, ValueError) as exc:  # http.client errors are OSError or ValueError
+            received = f.tell()
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:  # e.g. IncompleteRead
         raise _unavailable(entry, f"download failed ({type(exc).__name__}: {exc})") from exc
+    # read(n) returns what arrived when a connection drops: a short file must not be trusted (or locked)
+    if announced is not None and announced.isdigit() and received != int(announced):
+        raise _unavailable(entry, f"the download was cut short ({received} of {announced} bytes)")
 
 
 def _download_drive(entry: WeightEntry, out: Path) -> None:

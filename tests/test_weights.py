@@ -181,6 +181,17 @@ def test_url_entry_bad_checksum_leaves_nothing_behind(hub, state):
     assert not [p for p in cache.rglob("*") if p.is_file()]
 
 
+def test_download_cut_short_is_refused_and_not_locked(hub, state):
+    data = _safetensors_bytes(state)
+    hub.raw["official.safetensors"] = data
+    hub.cut["/raw/official.safetensors"] = len(data) // 2
+    _write_manifest(hub, {"toy@official": {"url": f"{hub.url}/raw/official.safetensors", "format": "safetensors"}})
+    with pytest.raises(WeightsUnavailableError, match=r"cut short \(\d+ of \d+ bytes\)"):
+        weights.fetch("toy@official")
+    assert not weights.lock_path().exists()  # a short file is never trusted
+    assert not [p for p in Path(os.environ["IQAMETRICS_CACHE"]).rglob("*") if p.is_file()]
+
+
 def test_manual_entry_is_never_fetched(hub, state):
     entry = {"url": f"{hub.url}/raw/drive", "manual": True, "filename": "ckpt.pth", "format": "pth"}
     _write_manifest(hub, {"toy@drive": entry})
