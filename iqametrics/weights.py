@@ -67,7 +67,9 @@ __all__ = [
     "lock_path",
     "availability",
     "availability_note",
+    "can_download",
     "check_cached",
+    "CheckResult",
 ]
 
 MANIFEST_NAME = "weights_manifest.json"
