@@ -36,6 +36,15 @@ def _parse_options(pairs: Sequence[str]) -> dict:
     return options
 
 
+def _pixel_count(value):
+    from .io import parse_pixel_count
+
+    try:
+        return None if value is None else parse_pixel_count(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-batch-pixels") from None
+
+
 def _resolve_device(device: str) -> str:
     if device == "auto":
         import torch
@@ -118,6 +127,8 @@ _common_options = [
     click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto."),
     click.option("--batch-size", "-b", default=16, show_default=True, type=click.IntRange(1), help="Images per batch."),
     click.option("--workers", "-j", default=None, type=click.IntRange(0), help="Decoding processes [default: up to 4]."),
+    click.option("--max-batch-pixels", default=None, metavar="N", callback=lambda ctx, param, v: _pixel_count(v),
+                 help="Pixels per batch, pairs counting both images (e.g. 4M) [default: 8M]."),
     click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True),
     click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to FILE (default: stdout)."),
     click.option("--resume", is_flag=True, help="Skip inputs already in --output and append the rest."),
@@ -146,16 +157,17 @@ def main():
 def list_command(kind, as_json):
     """List the available metrics."""
     import iqametrics
+    from .weights import availability
 
     infos = [iqametrics.get_info(n) for n in iqametrics.list_metrics(kind.upper() if kind else None)]
     if as_json:
-        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+        click.echo(json.dumps([{**i.as_dict(), "availability": availability(i.weights)} for i in infos], indent=2))
         return
     width = max(len(i.name) for i in infos) if infos else 4
-    click.echo(f"{'name':<{width}}  kind  better  download  description")
+    click.echo(f"{'name':<{width}}  kind  better  weights      description")
     for i in infos:
         better = "higher" if i.higher_is_better else "lower"
-        click.echo(f"{i.name:<{width}}  {i.kind:<4}  {better:<6}  {'yes' if i.needs_download else 'no':<8}  {i.description}")
+        click.echo(f"{i.name:<{width}}  {i.kind:<4}  {better:<6}  {availability(i.weights):<11}  {i.description}")
 
 
 @main.command("info")
@@ -167,7 +179,7 @@ def info_command(name, as_json):
 
     import iqametrics
     from .registry import UnknownMetricError
-    from .weights import get_entry
+    from .weights import availability_note, get_entry
 
     try:
         info = iqametrics.get_info(name)
@@ -175,9 +187,9 @@ def info_command(name, as_json):
         raise click.UsageError(str(exc)) from None
     entries = [dataclasses.asdict(get_entry(k)) for k in info.weights]
     if as_json:
-        click.echo(json.dumps({**info.as_dict(), "weight_files": entries}, indent=2))
+        click.echo(json.dumps({**info.as_dict(), "availability": availability_note(info.weights), "weight_files": entries}, indent=2))
         return
-    for field, value in info.as_dict().items():
+    for field, value in {**info.as_dict(), "availability": availability_note(info.weights)}.items():
         if field == "weights":
             continue
         click.echo(f"{field:>17}: {value}")
@@ -191,7 +203,7 @@ def info_command(name, as_json):
 @main.command("score")
 @click.argument("paths", nargs=-1, required=True)
 @_with_common
-def score_command(paths, metric_names, device, batch_size, workers, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def score_command(paths, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Score images without a reference: files, folders (recursive) and glob patterns."""
     from .io import discover_images
     from .scoring import score_files
@@ -207,7 +219,8 @@ def score_command(paths, metric_names, device, batch_size, workers, fmt, output,
     writer_args = dict(fmt=fmt, key_columns=["path"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     files = [f for f in files if str(f) not in done]
-    records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False)
+    records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False,
+                          max_batch_pixels=max_batch_pixels)
     _run(records, len(files), writer_args, output, resume, overwrite, quiet, done)
 
 
@@ -248,7 +261,7 @@ def _read_pairs_csv(path: str) -> List[tuple]:
 @click.argument("dist", required=False)
 @click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False), help="CSV with columns ref,dist.")
 @_with_common
-def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Compare distorted images with references: REF DIST files, REF_DIR DIST_DIR folders
     (paired by relative path), or --pairs FILE.csv."""
     from .io import discover_pairs
@@ -270,7 +283,7 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
     writer_args = dict(fmt=fmt, key_columns=["ref", "dist"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     pairs = [p for p in pairs if (str(p[0]), str(p[1])) not in done]
-    records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers)
+    records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
     _run(records, len(pairs), writer_args, output, resume, overwrite, quiet, done)
 
 
@@ -355,37 +368,64 @@ def evaluate_command(metric_name, data_spec, split, data_options, json_path, plo
 
 @main.command("download")
 @click.argument("names", nargs=-1)
-@click.option("--all", "download_all", is_flag=True, help="Every metric's weights.")
-def download_command(names, download_all):
-    """Download (and verify) the weights of metrics into the local cache."""
-    import iqametrics
-    from .registry import UnknownMetricError
-    from .weights import WeightsError, fetch, get_entry
+@click.option("--all", "download_all", is_flag=True, help="Every metric's weights (with --verify: every manifest file).")
+@click.option("--verify", is_flag=True, help="Download nothing: re-hash the files already here against the manifest and the lock.")
+def download_command(names, download_all, verify):
+    """Download (and verify) the weights of metrics into the local cache.
+
+    NAMES are metric names or manifest keys (`iqa info NAME` lists a metric's keys)."""
+    from .weights import WeightsConfigError, WeightsError, can_download, check_cached, fetch, get_entry, load_manifest
 
     if download_all == bool(names):
         raise click.UsageError("give metric names or --all (not both)")
-    selected = iqametrics.list_metrics() if download_all else list(names)
-    keys = []
-    for name in selected:
-        try:
-            keys += [k for k in iqametrics.get_info(name).weights if k not in keys]
-        except UnknownMetricError as exc:
-            raise click.UsageError(str(exc)) from None
+    if verify and download_all:
+        keys = list(load_manifest())
+    else:
+        keys = _weight_keys(names, download_all)
     if not keys:
-        click.echo("nothing to download: these metrics need no weight files", err=True)
+        click.echo(f"nothing to {'check' if verify else 'download'}: these metrics need no weight files", err=True)
         return
     failed = 0
     for key in keys:
         entry = get_entry(key)
         try:
+            if verify:
+                result = check_cached(entry)
+                failed += not result.ok
+                click.echo(result.line(), err=not result.ok)
+                continue
             path = fetch(entry)
+        except WeightsConfigError as exc:  # the same for every file: say it once
+            raise click.ClickException(str(exc)) from None
         except WeightsError as exc:
+            if download_all and not verify and not can_download(entry):  # --all fetches what it can; the rest is a note
+                click.echo(f"skipped: {exc}", err=True)
+                continue
             failed += 1
             click.echo(f"error: {exc}", err=True)
         else:
             click.echo(f"{key}: {path}")
     if failed:
         sys.exit(1)
+
+
+def _weight_keys(names, download_all: bool) -> list:
+    """Manifest keys of the named metrics (or of every metric); a manifest key stands for itself."""
+    import iqametrics
+    from .registry import UnknownMetricError
+    from .weights import load_manifest
+
+    selected = iqametrics.list_metrics() if download_all else list(names)
+    keys = []
+    for name in selected:
+        try:
+            found = iqametrics.get_info(name).weights
+        except UnknownMetricError as exc:
+            if name not in load_manifest():
+                raise click.UsageError(str(exc)) from None
+            found = (name,)
+        keys += [k for k in found if k not in keys]
+    return keys
 
 
 @main.command("train")

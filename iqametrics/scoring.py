@@ -77,7 +77,7 @@ def run_metrics(metrics: Sequence[Metric], stream: Iterable[Union[Batch, Failure
             yield Result(index, key, {name: values[j] for name, values in columns.items()})
 
 
-def _apply(metrics: Sequence[Metric], kind: str, make_stream, inputs, batch_size, workers):
+def _apply(metrics: Sequence[Metric], kind: str, make_stream, inputs, batch_size, workers, **limits):
     other = {"NR": "compare_files / `iqa compare`", "FR": "score_files / `iqa score`"}[kind]
     for m in metrics:
         if m.kind != kind:
@@ -89,6 +89,7 @@ def _apply(metrics: Sequence[Metric], kind: str, make_stream, inputs, batch_size
         mixed_sizes=all(m.accepts_mixed_sizes for m in metrics),
         check=_SizeCheck(metrics),
         pin_memory=any(m.device.type == "cuda" for m in metrics),
+        **limits,
     )
     return run_metrics(metrics, stream)
 
@@ -100,10 +101,17 @@ def score_files(
     batch_size: int = 16,
     workers=None,
     discover: bool = True,
+    max_batch_pixels=None,
+    max_image_pixels=None,
 ) -> Iterator[Union[Result, Failure]]:
-    """Score image files (or folders/globs when ``discover``) with no-reference metrics."""
+    """Score image files (or folders/globs when ``discover``) with no-reference metrics.
+
+    ``max_batch_pixels`` and ``max_image_pixels`` bound memory (see :mod:`iqametrics.batching`
+    and :func:`iqametrics.io.load_image`; defaults 8 MP per batch and 179 MP per image).
+    """
     files = discover_images(paths) if discover else [Path(p) for p in paths]
-    return _apply(metrics, "NR", iter_image_batches, files, batch_size, workers)
+    limits = dict(max_batch_pixels=max_batch_pixels, max_image_pixels=max_image_pixels)
+    return _apply(metrics, "NR", iter_image_batches, files, batch_size, workers, **limits)
 
 
 def compare_files(
@@ -112,6 +120,9 @@ def compare_files(
     *,
     batch_size: int = 16,
     workers=None,
+    max_batch_pixels=None,
+    max_image_pixels=None,
 ) -> Iterator[Union[Result, Failure]]:
-    """Score ``(reference, distorted)`` file pairs with full-reference metrics."""
-    return _apply(metrics, "FR", iter_pair_batches, pairs, batch_size, workers)
+    """Score ``(reference, distorted)`` file pairs with full-reference metrics (limits as in :func:`score_files`)."""
+    limits = dict(max_batch_pixels=max_batch_pixels, max_image_pixels=max_image_pixels)
+    return _apply(metrics, "FR", iter_pair_batches, pairs, batch_size, workers, **limits)
