@@ -1,6 +1,7 @@
 """Decode images in DataLoader worker processes and group them into batches.
 
-Two groupings:
+Inputs are single images, ``(reference, distorted)`` pairs or 2AFC ``(reference, A, B)``
+triplets; pairs and triplets share one loader (tuples of files).  Two groupings:
 
 * ``mixed_sizes=True``: consecutive images form a batch whatever their sizes (for metrics that
   take a list of differently sized images in one forward pass: MUSIQ, VTAMIQ);
@@ -37,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .io import ImageDecodeError, load_image, parse_pixel_count
 
-__all__ = ["Batch", "Failure", "iter_image_batches", "iter_pair_batches", "DEFAULT_MAX_BATCH_PIXELS"]
+__all__ = ["Batch", "Failure", "iter_image_batches", "iter_pair_batches", "iter_triplet_batches", "DEFAULT_MAX_BATCH_PIXELS"]
 
 #: pixels per batch (pairs count both images): 8 MP of pairs fits DISTS / LPIPS-VGG on a 16 GB machine
 DEFAULT_MAX_BATCH_PIXELS = 8_000_000
@@ -51,15 +52,17 @@ PREFETCH_FACTOR = 2
 class Batch:
     """Images ready for a metric: ``images`` is a [B,3,H,W] tensor or a list of [3,H,W] tensors.
 
-    For pairs, ``images`` holds the distorted images and ``refs`` the references.
-    ``keys`` identify the inputs (paths as strings; pairs as ``(ref, dist)`` tuples) and
-    ``indices`` their positions in the input list.
+    For pairs, ``images`` holds the distorted images and ``refs`` the references; for 2AFC
+    triplets, ``images`` holds A, ``images_b`` holds B and ``refs`` the references.
+    ``keys`` identify the inputs (paths as strings; pairs as ``(ref, dist)`` tuples, triplets
+    as ``(ref, a, b)``) and ``indices`` their positions in the input list.
     """
 
     indices: List[int]
     keys: List[object]
     images: Union[Tensor, List[Tensor]]
     refs: Optional[Union[Tensor, List[Tensor]]] = None
+    images_b: Optional[Union[Tensor, List[Tensor]]] = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -94,18 +97,24 @@ class _ImageFiles(Dataset):
             return i, None, getattr(exc, "reason", None) or str(exc)
 
 
-class _PairFiles(_ImageFiles):
-    """Items are (reference, distorted) path pairs."""
+class _FileTuples(_ImageFiles):
+    """Items are tuples of paths (a pair, a triplet); ``order`` picks the item positions that
+    become the :class:`Batch` fields ``images``, ``refs`` (and ``images_b``), in that order."""
+
+    def __init__(self, items: Sequence, check: Optional[Callable[[int, int], None]], order: Sequence[int],
+                 max_image_pixels=None):
+        super().__init__(items, check, max_image_pixels)
+        self.order = tuple(order)
 
     def __getitem__(self, i: int):
-        ref_path, dist_path = self.items[i]
+        paths = self.items[i]
         try:
-            ref, dist = self._load(ref_path), self._load(dist_path)
+            images = [self._load(paths[j]) for j in self.order]
         except (ImageDecodeError, ValueError) as exc:
             which = getattr(exc, "path", None)
             reason = getattr(exc, "reason", None) or str(exc)
             return i, None, f"{which}: {reason}" if which else reason
-        return i, (dist, ref), None
+        return i, tuple(images), None
 
 
 def _single_thread_worker(_):
@@ -150,11 +159,9 @@ def _make_batch(entries, keys_of, stack: Optional[bool] = None) -> Batch:
     if stack is None:
         stack = len({_shape_key(x) for x in items}) == 1
     keys = [keys_of(i) for i in indices]
-    if isinstance(items[0], tuple):
-        dists, refs = [d for d, _ in items], [r for _, r in items]
-        if stack:
-            return Batch(indices, keys, torch.stack(dists), torch.stack(refs))
-        return Batch(indices, keys, dists, refs)
+    if isinstance(items[0], tuple):  # pairs or triplets: one Batch field per tuple position
+        columns = [list(column) for column in zip(*items)]
+        return Batch(indices, keys, *(torch.stack(c) if stack else c for c in columns))
     return Batch(indices, keys, torch.stack(items) if stack else items)
 
 
@@ -264,5 +271,33 @@ def iter_pair_batches(
     """
     pairs = [(Path(r), Path(d)) for r, d in pairs]
     keys_of = lambda i: (str(pairs[i][0]), str(pairs[i][1]))  # noqa: E731
-    dataset = _PairFiles(pairs, check, max_image_pixels)
-    return _stream(dataset, keys_of, len(pairs), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels)
+    files = _FileTuples(pairs, check, order=(1, 0), max_image_pixels=max_image_pixels)
+    return _stream(files, keys_of, len(pairs), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels)
+
+
+def iter_triplet_batches(
+    triplets: Sequence[Tuple[Union[str, Path], Union[str, Path], Union[str, Path]]],
+    *,
+    keys: Optional[Sequence[object]] = None,
+    batch_size: int = 16,
+    workers: Optional[int] = None,
+    mixed_sizes: bool = False,
+    check: Optional[Callable[[int, int], None]] = None,
+    pin_memory: bool = False,
+    max_batch_pixels: Optional[Union[int, str]] = None,
+    max_image_pixels: Optional[Union[int, str]] = None,
+) -> Iterator[Union[Batch, Failure]]:
+    """Like :func:`iter_pair_batches` for 2AFC ``(reference, A, B)`` file triplets.
+
+    Each :class:`Batch` holds A in ``images``, B in ``images_b`` and the references in ``refs``.
+    Keys are ``keys[i]`` when given (e.g. the paths as a CSV spells them), else ``(ref, a, b)``
+    string tuples.
+    """
+    triplets = [tuple(Path(p) for p in t) for t in triplets]
+    if any(len(t) != 3 for t in triplets):
+        raise ValueError("triplets must be (reference, A, B) path tuples")
+    if keys is not None and len(keys) != len(triplets):
+        raise ValueError(f"got {len(keys)} keys for {len(triplets)} triplets")
+    keys_of = (lambda i: keys[i]) if keys is not None else (lambda i: tuple(str(p) for p in triplets[i]))
+    files = _FileTuples(triplets, check, order=(1, 0, 2), max_image_pixels=max_image_pixels)
+    return _stream(files, keys_of, len(triplets), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels)

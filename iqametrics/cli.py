@@ -1,4 +1,4 @@
-"""The ``iqa`` command line: list, info, score, compare, evaluate, download."""
+"""The ``iqa`` command line: list, info, score, compare, prefer, evaluate, train, export, download."""
 from __future__ import annotations
 
 import contextlib
@@ -95,7 +95,7 @@ def _open_output(output: Optional[str], resume: bool, overwrite: bool):
         yield f, mode == "w"
 
 
-def _run(records, total: int, writer_args: dict, output, resume, overwrite, quiet: bool, done: set):
+def _run(records, total: int, writer_args: dict, output, resume, overwrite, quiet: bool, done: set, summary=None):
     from .batching import Failure
     from .output import ResultWriter
 
@@ -118,29 +118,38 @@ def _run(records, total: int, writer_args: dict, output, resume, overwrite, quie
     if not quiet:
         skipped = f", {len(done)} already in {output}" if done else ""
         click.echo(f"scored {scored}, failed {failures}{skipped}", err=True)
+        extra = summary() if summary is not None else None
+        if extra:
+            click.echo(extra, err=True)
     if failures:
         sys.exit(1)
 
 
-_common_options = [
-    click.option("--metric", "-m", "metric_names", multiple=True, help="Metric name (repeatable). See `iqa list`."),
-    click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto."),
-    click.option("--batch-size", "-b", default=16, show_default=True, type=click.IntRange(1), help="Images per batch."),
-    click.option("--workers", "-j", default=None, type=click.IntRange(0), help="Decoding processes [default: up to 4]."),
-    click.option("--max-batch-pixels", default=None, metavar="N", callback=lambda ctx, param, v: _pixel_count(v),
-                 help="Pixels per batch, pairs counting both images (e.g. 4M) [default: 8M]."),
-    click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True),
-    click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to FILE (default: stdout)."),
-    click.option("--resume", is_flag=True, help="Skip inputs already in --output and append the rest."),
-    click.option("--overwrite", is_flag=True, help="Replace an existing --output file."),
-    click.option("--weights", default=None, metavar="FILE|KEY", help="Checkpoint file or manifest key for the (single) metric."),
-    click.option("--option", "metric_options", multiple=True, metavar="KEY=VALUE", help="Metric option (repeatable), e.g. resize=bicubic."),
-    click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary on stderr."),
-]
+_FORMATS = ("table", "csv", "jsonl")
 
 
-def _with_common(fn):
-    for option in reversed(_common_options):
+def _common_options(formats=_FORMATS):
+    return [
+        click.option("--metric", "-m", "metric_names", multiple=True, help="Metric name (repeatable). See `iqa list`."),
+        click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto."),
+        click.option("--batch-size", "-b", default=16, show_default=True, type=click.IntRange(1), help="Images per batch."),
+        click.option("--workers", "-j", default=None, type=click.IntRange(0), help="Decoding processes [default: up to 4]."),
+        click.option("--max-batch-pixels", default=None, metavar="N", callback=lambda ctx, param, v: _pixel_count(v),
+                     help="Pixels per batch, pairs counting both images (e.g. 4M) [default: 8M]."),
+        click.option("--format", "fmt", type=click.Choice(list(formats)), default="table", show_default=True),
+        click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to FILE (default: stdout)."),
+        click.option("--resume", is_flag=True, help="Skip inputs already in --output and append the rest."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing --output file."),
+        click.option("--weights", default=None, metavar="FILE|KEY", help="Checkpoint file or manifest key for the (single) metric."),
+        click.option("--option", "metric_options", multiple=True, metavar="KEY=VALUE", help="Metric option (repeatable), e.g. resize=bicubic."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary on stderr."),
+    ]
+
+
+def _with_common(fn=None, *, formats=_FORMATS):
+    if fn is None:  # @_with_common(formats=...)
+        return lambda f: _with_common(f, formats=formats)
+    for option in reversed(_common_options(formats)):
         fn = option(fn)
     return fn
 
@@ -280,6 +289,9 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
             raise click.UsageError(str(exc)) from None
     names = list(metric_names) or [DEFAULT_FR_METRIC]
     metrics = _create_metrics(names, "FR", _resolve_device(device), weights, _parse_options(metric_options))
+    for m in metrics:
+        if not getattr(m, "scores_pairs", True):
+            raise click.UsageError(f"{m.name} compares two images with a reference and scores no single pair: use `iqa prefer`")
     writer_args = dict(fmt=fmt, key_columns=["ref", "dist"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     pairs = [p for p in pairs if (str(p[0]), str(p[1])) not in done]
@@ -364,6 +376,116 @@ def evaluate_command(metric_name, data_spec, split, data_options, json_path, plo
         evaluation.to_json(json_path)
     if plot_path:
         evaluation.plot(plot_path)
+
+
+#: header names accepted for the first three columns of a triplet CSV (CLIC's files have no header)
+_TRIPLET_HEADERS = ({"o", "original", "ref", "reference"}, {"a"}, {"b"})
+
+
+def _read_triplets_csv(path: str):
+    """Rows ``O,A,B[,T]`` of a CLIC-style CSV: (triplets as paths, keys as written, labels or None).
+
+    Paths are relative to the CSV's folder; an optional header row names the columns.  The
+    optional fourth column is the human label in CLIC's orientation (0: A is closer, 1: B is;
+    a fraction: the share of judges choosing B, as BAPPS' ``judge``).
+    """
+    base = Path(path).parent
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = [(n, row) for n, row in enumerate(csv.reader(f), 1) if any(cell.strip() for cell in row)]
+    if rows and all(cell.strip().lower() in names for cell, names in zip(rows[0][1], _TRIPLET_HEADERS)):
+        rows = rows[1:]
+    if not rows:
+        raise click.UsageError(f"{path} lists no triplets")
+    widths = {len(row) for _, row in rows}
+    if not widths <= {3, 4} or len(widths) > 1:
+        n, row = next((n, row) for n, row in rows if len(row) != len(rows[0][1]) or len(row) not in (3, 4))
+        raise click.UsageError(f"{path}:{n} has {len(row)} columns; every row needs O,A,B or every row O,A,B,T")
+    keys, triplets, labels = [], [], []
+    for n, row in rows:
+        cells = [cell.strip() for cell in row]
+        keys.append(tuple(cells[:3]))
+        triplets.append(tuple(p if p.is_absolute() else base / p for p in map(Path, cells[:3])))
+        if len(cells) == 4:
+            try:
+                label = float(cells[3])
+            except ValueError:
+                label = float("nan")
+            if not 0.0 <= label <= 1.0:
+                raise click.UsageError(f"{path}:{n}: label {cells[3]!r} is not a number in [0, 1] (0: A is closer, 1: B is)")
+            labels.append(label)
+    return triplets, keys, (labels or None)
+
+
+def _preference_rows(records, name: str, labels, agreements: list):
+    """Results of one metric's ``prefer`` turned into rows T, p_a, closer (CLIC's T: 0 = A closer)."""
+    import torch
+
+    from .batching import Failure
+    from .preference import clic_decision, label_agreement
+    from .scoring import Result
+
+    for record in records:
+        if isinstance(record, Failure):
+            yield record
+            continue
+        p = torch.tensor([record.scores[name]])
+        t = clic_decision(p)
+        closer = "tie" if p.item() == 0.5 else "nan" if p.isnan().item() else ("A" if t.item() == 0 else "B")
+        if labels is not None and not p.isnan().item():
+            agreements.append(label_agreement(t, torch.tensor([labels[record.index]])).item())
+        value = t.item()
+        row = {"T": value if value != value else int(value), "p_a": p.item(), "closer": closer}
+        yield Result(record.index, record.key, row)
+
+
+@main.command("prefer")
+@click.argument("ref", required=False)
+@click.argument("a", required=False)
+@click.argument("b", required=False)
+@click.option("--triplets", "triplets_csv", type=click.Path(exists=True, dir_okay=False),
+              help="CSV of O,A,B rows (CLIC's layout), optionally with a label column T.")
+@_with_common(formats=_FORMATS + ("clic",))
+def prefer_command(ref, a, b, triplets_csv, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output,
+                   resume, overwrite, weights, metric_options, quiet):
+    """Two-alternative forced choice: is A or B closer to the reference REF?
+
+    Writes p_a (probability that A is closer), CLIC's T (0: A is closer, 1: B is) and the closer
+    image. --format clic writes exactly CLIC's O,A,B,T rows without a header (the devkit's
+    eval_csv.py reads them). With --triplets, a fourth column of labels (CLIC's T) is compared
+    with the decisions and the agreement printed at the end.
+    """
+    from .scoring import prefer_files
+
+    if triplets_csv:
+        if ref or a or b:
+            raise click.UsageError("give REF A B or --triplets, not both")
+        triplets, keys, labels = _read_triplets_csv(triplets_csv)
+    else:
+        if not (ref and a and b):
+            raise click.UsageError("give a reference and two images to compare with it (REF A B), or --triplets FILE.csv")
+        for path in (ref, a, b):
+            if not Path(path).is_file():
+                raise click.UsageError(f"no such file: {path!r}")
+        triplets, keys, labels = [(Path(ref), Path(a), Path(b))], [(ref, a, b)], None
+    names = list(metric_names) or [DEFAULT_FR_METRIC]
+    if len(names) != 1:
+        raise click.UsageError("iqa prefer takes one --metric")
+    (metric,) = _create_metrics(names, "FR", _resolve_device(device), weights, _parse_options(metric_options))
+    writer_args = dict(fmt=fmt, key_columns=["O", "A", "B"], metrics=["T"] if fmt == "clic" else ["T", "p_a", "closer"])
+    done = _completed(resume, output, writer_args)
+    todo = [i for i, key in enumerate(keys) if key not in done]
+    labels = [labels[i] for i in todo] if labels is not None else None
+    records = prefer_files([metric], [triplets[i] for i in todo], keys=[keys[i] for i in todo],
+                           batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
+    agreements: list = []
+    rows = _preference_rows(records, metric.name, labels, agreements)
+
+    def summary():
+        if labels is None or not agreements:
+            return None
+        return f"agreement with the labels: {sum(agreements) / len(agreements):.4f} over {len(agreements)} triplets"
+
+    _run(rows, len(todo), writer_args, output, resume, overwrite, quiet, done, summary=summary)
 
 
 @main.command("download")

@@ -70,6 +70,7 @@ __all__ = [
     "can_download",
     "check_cached",
     "CheckResult",
+    "load_unpublished",
 ]
 
 MANIFEST_NAME = "weights_manifest.json"
@@ -830,6 +831,16 @@ def load_state(source: Union[str, Path]) -> Tuple[Dict[str, object], Optional[We
     if not path.exists():
         raise FileNotFoundError(f"{text!r} is neither a weights file nor a key of {MANIFEST_NAME}")
     return load_state_file(path), None
+
+
+def load_unpublished(metric, key: str, explanation: str):
+    """Load into ``metric`` the user's checkpoint for a model without published weights (the file
+    of manifest entry ``key``, from ``IQAMETRICS_WEIGHTS_DIR``); without one, raise
+    :class:`WeightsUnavailableError` with ``explanation`` (how to train it or where to put it)."""
+    try:
+        return metric.load_checkpoint(key)
+    except WeightsUnavailableError:
+        raise WeightsUnavailableError(explanation) from None
 
 
 def entries_for(keys: Iterable[str]) -> list:
