@@ -9,17 +9,22 @@ Metrics that can take images of different sizes in one forward pass (transformer
 masks, patch samplers) set ``accepts_mixed_sizes = True`` and implement ``_score_list`` on a list
 of [3, H, W] tensors; the others receive one same-size group at a time and the scores are put
 back in input order.
+
+What a metric *is* comes from its class's config table (:mod:`iqametrics.config`): ``metric.info``
+is the :class:`~iqametrics.config.MetricInfo` of the registered name it was built as, whether it
+was built by :func:`iqametrics.create` or directly (``SSIM()``, ``LPIPS(net="vgg")``).
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import ClassVar, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
-from .registry import MetricInfo
+from .config import MetricConfig, MetricInfo
 
 __all__ = ["Metric", "NRMetric", "FRMetric", "RANGE_TOLERANCE", "to_image_list", "ImageTooSmallError"]
 
@@ -138,6 +143,17 @@ class Metric(nn.Module):
         min_size: smallest (height, width) the metric can score.
         resamples_reference: FR only; reference and distorted may differ in size.
         supports_amp: autocast is allowed (``create(..., amp="bf16")``), on CUDA and on CPU.
+        converters: names of converters (``iqametrics.convert``) that can produce this layout.
+
+    ``configs`` is the class's config table, set by :func:`iqametrics.registry.register_metrics`.
+
+    Args:
+        amp: ``"bf16"`` / ``"fp16"`` autocast (only if ``supports_amp``).
+        variant: the registered name being built (``create`` passes it to classes that serve
+            several names); ``None``: the first config of the class whose ``variant_args`` agree
+            with ``variant_args`` (the only one, for a class serving one name).
+        variant_args: the constructor's arguments that select a variant (a subclass serving
+            several names passes them, e.g. ``{"net": net}``).
     """
 
     kind: str = "NR"
@@ -145,16 +161,104 @@ class Metric(nn.Module):
     min_size: tuple = (1, 1)
     resamples_reference: bool = False
     supports_amp: bool = False
+    converters: tuple = ()
+    configs: ClassVar[Mapping[str, MetricConfig]] = {}
 
-    def __init__(self, *, amp: Optional[str] = None):
+    def __init__(self, *, amp: Optional[str] = None, variant: Optional[str] = None,
+                 variant_args: Optional[Mapping] = None):
         super().__init__()
         # an empty buffer so that .to(device) is tracked by metrics without parameters
         self.register_buffer("_device_anchor", torch.empty(0), persistent=False)
-        self.info: Optional[MetricInfo] = None
+        self.config: Optional[MetricConfig] = self._select_config(variant, dict(variant_args or {}))
         self.as_loss = False
         self.amp_dtype = _parse_amp(amp) if amp else None
         if self.amp_dtype is not None and not self.supports_amp:
             raise ValueError(f"{type(self).__name__} does not support AMP (amp={amp!r})")
+
+    # ------------------------------------------------------------------ what the metric is
+    @classmethod
+    def _own_configs(cls) -> Mapping[str, MetricConfig]:
+        # only the class's own table: an unregistered subclass is not the registered metric
+        return cls.__dict__.get("configs", {})
+
+    @classmethod
+    def _select_config(cls, variant: Optional[str], variant_args: dict) -> Optional[MetricConfig]:
+        configs = cls._own_configs()
+        if variant is not None:
+            config = next((c for c in configs.values() if variant in c.names), None)
+            if config is None:
+                known = ", ".join(configs) or "none"
+                raise ValueError(f"{cls.__name__} does not build {variant!r} (it builds: {known})")
+            clash = {k: v for k, v in variant_args.items() if k in config.variant_args and config.variant_args[k] != v}
+            if clash:
+                raise ValueError(
+                    f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in clash.items())}) is not {config.name} "
+                    f"({', '.join(f'{k}={config.variant_args[k]!r}' for k in clash)})"
+                )
+            return config
+        for config in configs.values():
+            if all(config.variant_args.get(k, v) == v for k, v in variant_args.items()):
+                return config
+        return None  # a configuration no registered name describes
+
+    @classmethod
+    def variant_keys(cls) -> FrozenSet[str]:
+        """Constructor arguments that select one of this class's registered variants."""
+        return frozenset(k for config in cls._own_configs().values() for k in config.variant_args)
+
+    @property
+    def info(self) -> Optional[MetricInfo]:
+        """The :class:`MetricInfo` of the registered name this metric is (None if none is)."""
+        return self.config.info if self.config is not None else None
+
+    @classmethod
+    def from_config(cls, config: MetricConfig, *, pretrained: bool, **arguments) -> "Metric":
+        """Build the registered variant ``config``; ``create`` calls this with the config's
+        ``variant_args`` and ``defaults`` and the user's options in ``arguments``.
+
+        Default: construct (passing ``variant=config.name`` when the class serves several
+        names), then load every manifest key of ``config.weights`` if ``pretrained``.  Override to
+        change what building means (e.g. weights shipped in the package that load even when
+        ``pretrained`` is false, or a friendlier error for weights nobody published).
+        """
+        metric = cls.build_variant(config, **arguments)
+        if pretrained:
+            for key in config.weights:
+                metric.load_checkpoint(key)
+        return metric
+
+    @classmethod
+    def build_variant(cls, config: MetricConfig, **arguments) -> "Metric":
+        """Construct the variant ``config`` from ``arguments`` (untrained).  A class serving one
+        name needs no ``variant`` argument; one serving several must pass it to ``Metric.__init__``."""
+        several = len(cls._own_configs()) > 1
+        metric = cls(variant=config.name, **arguments) if several else cls(**arguments)
+        if metric.config is not config:
+            raise RuntimeError(
+                f"{cls.__name__} was built for {config.name!r} but says it is {metric.name!r}: its constructor "
+                f"must pass variant= (and the arguments that select a variant) to Metric.__init__"
+            )
+        return metric
+
+    @classmethod
+    def option_names(cls) -> FrozenSet[str]:
+        """Keyword arguments the constructor accepts, following ``**kwargs`` up the class chain.
+
+        A subclass that forwards ``**kwargs`` somewhere else (a function, a network) adds that
+        target's parameters.  ``amp`` is listed only for classes that support it.
+        """
+        names = set()
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass) or klass is nn.Module:
+                continue
+            params = inspect.signature(vars(klass)["__init__"]).parameters.values()
+            names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                break
+        names -= {"self", "variant", "variant_args"}
+        if not cls.supports_amp:
+            names.discard("amp")
+        return frozenset(names)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -198,9 +302,6 @@ class Metric(nn.Module):
         if self.amp_dtype is not None and self.device.type in ("cuda", "cpu"):
             return torch.autocast(self.device.type, dtype=self.amp_dtype)
         return contextlib.nullcontext()
-
-    #: names of converters (``iqametrics.convert``) that can produce this metric's layout
-    converters: tuple = ()
 
     def load_checkpoint(self, source) -> "Metric":
         """Load weights from a local file or a manifest key, converting upstream layouts.

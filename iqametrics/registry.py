@@ -1,81 +1,40 @@
-"""Metric registry: names -> (MetricInfo, factory), and ``create``/``list_metrics``.
+"""Metric registry: names -> (config, metric class), and ``create``/``list_metrics``/``get_info``.
 
-Model modules register their factories with :func:`register_metric` when
-``iqametrics.models`` is imported.  That import happens lazily, on the first call of
-:func:`list_metrics`, :func:`get_info` or :func:`create`, so ``import iqametrics`` stays cheap.
-Model modules must not import timm or torchvision at module level for the same reason.
+Model modules declare a config table (:func:`iqametrics.config.metric_configs`) and register it
+with :func:`register_metrics` when ``iqametrics.models`` is imported.  That import happens
+lazily, on the first call of :func:`list_metrics`, :func:`get_info` or :func:`create`, so
+``import iqametrics`` stays cheap.  Model modules must not import timm or torchvision at module
+level for the same reason.
+
+The registry never imports :mod:`iqametrics.metric`: a registered class is used through what
+every :class:`~iqametrics.metric.Metric` has (``configs``, ``option_names()``, ``from_config()``).
 """
 from __future__ import annotations
 
 import difflib
-import math
 import importlib
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .metric import Metric
+from .config import KINDS, MetricConfig, MetricInfo
 
-__all__ = ["MetricInfo", "register_metric", "create", "list_metrics", "get_info", "UnknownMetricError"]
+__all__ = [
+    "MetricInfo",
+    "MetricConfig",
+    "register_metrics",
+    "create",
+    "list_metrics",
+    "get_info",
+    "get_config",
+    "UnknownMetricError",
+]
 
-KINDS = ("FR", "NR")
 
 
 @dataclass(frozen=True)
-class MetricInfo:
-    """What a user needs to know about a registered metric.
-
-    ``name`` is the canonical name (the bare name for a metric's default tag, ``name.tag``
-    otherwise); ``aliases`` are other names that resolve to it (``musiq.koniq`` for ``musiq``).
-    ``weights`` lists the manifest keys the pretrained metric downloads (empty: needs none).
-    ``differentiable`` says whether ``create(..., as_loss=True)`` is supported.
-    """
-
-    name: str
-    kind: str
-    higher_is_better: bool
-    score_range: Tuple[float, float]
-    paper: str
-    licence: str
-    weights: Tuple[str, ...] = ()
-    differentiable: bool = False
-    description: str = ""
-    aliases: Tuple[str, ...] = ()
-    notes: str = ""
-
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"MetricInfo.kind must be one of {KINDS}, got {self.kind!r}")
-        lo, hi = self.score_range
-        if not lo <= hi:
-            raise ValueError(f"MetricInfo.score_range must be (low, high), got {self.score_range!r}")
-
-    @property
-    def needs_download(self) -> bool:
-        return bool(self.weights)
-
-    def as_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "higher_is_better": self.higher_is_better,
-            # JSON has no infinity: an unbounded end is null
-            "score_range": [v if math.isfinite(v) else None for v in self.score_range],
-            "paper": self.paper,
-            "licence": self.licence,
-            "weights": list(self.weights),
-            "differentiable": self.differentiable,
-            "description": self.description,
-            "aliases": list(self.aliases),
-            "notes": self.notes,
-        }
-
-
-@dataclass
-class _Entry:
-    info: MetricInfo
-    factory: Callable[..., "Metric"]
-    defaults: dict = field(default_factory=dict)
+class _Registered:
+    config: MetricConfig
+    metric_class: Any  # a Metric subclass
 
 
 _REGISTRY: dict = {}
@@ -90,25 +49,19 @@ class UnknownMetricError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def register_metric(info: MetricInfo, **defaults) -> Callable:
-    """Decorator registering ``factory(*, pretrained: bool, **options) -> Metric`` under ``info.name``.
-
-    ``defaults`` are keyword options passed to the factory for this name (so one factory serves
-    several tags, e.g. ``register_metric(info_spaq, tag="spaq")``).  The factory builds the
-    metric without touching the network when ``pretrained`` is false.
-    """
-
-    def decorator(factory: Callable) -> Callable:
-        names = (info.name,) + tuple(info.aliases)
-        for name in names:
+def register_metrics(metric_class, configs: Mapping[str, MetricConfig]) -> None:
+    """Register every name of ``configs`` (a table from :func:`~iqametrics.config.metric_configs`)
+    as built by ``metric_class``, and make the table the class's ``configs`` (so that a metric
+    built directly, ``SSIM()``, knows its :class:`MetricInfo` too)."""
+    for config in configs.values():
+        for name in config.names:
             if name in _REGISTRY or name in _ALIASES:
                 raise ValueError(f"metric name {name!r} is registered twice")
-        _REGISTRY[info.name] = _Entry(info=info, factory=factory, defaults=dict(defaults))
-        for alias in info.aliases:
-            _ALIASES[alias] = info.name
-        return factory
-
-    return decorator
+    metric_class.configs = dict(configs)
+    for config in configs.values():
+        _REGISTRY[config.name] = _Registered(config, metric_class)
+        for alias in config.info.aliases:
+            _ALIASES[alias] = config.name
 
 
 def _ensure_models_imported() -> None:
@@ -118,7 +71,7 @@ def _ensure_models_imported() -> None:
         _MODELS_IMPORTED = True
 
 
-def _resolve(name: str) -> _Entry:
+def _resolve(name: str) -> _Registered:
     _ensure_models_imported()
     if not isinstance(name, str):
         raise TypeError(f"metric name must be a string, got {type(name).__name__}")
@@ -142,12 +95,17 @@ def list_metrics(kind: Optional[str] = None) -> list:
         kind = kind.upper()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS} or None, got {kind!r}")
-    return sorted(n for n, e in _REGISTRY.items() if kind is None or e.info.kind == kind)
+    return sorted(n for n, e in _REGISTRY.items() if kind is None or e.config.info.kind == kind)
 
 
 def get_info(name: str) -> MetricInfo:
     """The :class:`MetricInfo` of a metric, without building it."""
-    return _resolve(name).info
+    return _resolve(name).config.info
+
+
+def get_config(name: str) -> MetricConfig:
+    """The :class:`MetricConfig` of a metric (its info, variant arguments and defaults)."""
+    return _resolve(name).config
 
 
 def create(
@@ -158,7 +116,7 @@ def create(
     *,
     as_loss: bool = False,
     **options,
-) -> "Metric":
+):
     """Build a metric by name.
 
     Args:
@@ -173,26 +131,21 @@ def create(
         **options: metric-specific options (see the metric's model card).
     """
     entry = _resolve(name)
-    info = entry.info
+    config = entry.config
+    info = config.info
     if as_loss and not info.differentiable:
         raise ValueError(
             f"{info.name} is not differentiable and cannot be used as a loss; "
             f"differentiable metrics: {', '.join(n for n in list_metrics() if get_info(n).differentiable)}"
         )
-    kwargs = {**entry.defaults, **options}
-    metric = entry.factory(pretrained=bool(pretrained) and weights is None, **kwargs)
-    metric.info = info
-    metric.as_loss = bool(as_loss)
+    arguments = {**config.defaults, **options, **config.variant_args}
+    metric = entry.metric_class.from_config(config, pretrained=bool(pretrained) and weights is None, **arguments)
     if weights is not None:
         metric.load_checkpoint(weights)
     if device is not None:
         metric = metric.to(device)
     metric.eval()
+    metric.as_loss = bool(as_loss)
     if not as_loss:
         metric.requires_grad_(False)
     return metric
-
-
-def with_name(info: MetricInfo, name: str, **changes) -> MetricInfo:
-    """A copy of ``info`` under another name (for registering tagged variants)."""
-    return replace(info, name=name, **changes)

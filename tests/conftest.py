@@ -83,3 +83,19 @@ def hub(monkeypatch, tmp_path):
         weights._manifest_cached.cache_clear()
         yield server
         weights._manifest_cached.cache_clear()
+
+
+@pytest.fixture
+def register_toy(monkeypatch):
+    """Register a toy metric class under ``info.name`` for one test: ``register_toy(cls, info)``."""
+    from iqametrics import registry
+    from iqametrics.config import MetricConfig
+
+    def register(metric_class, info):
+        config = MetricConfig(info)
+        registry._ensure_models_imported()
+        monkeypatch.setitem(registry._REGISTRY, info.name, registry._Registered(config, metric_class))
+        monkeypatch.setattr(metric_class, "configs", {info.name: config}, raising=False)
+        return config
+
+    return register

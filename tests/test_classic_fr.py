@@ -1,4 +1,4 @@
-"""Classic full-reference metrics, part A: PSNR, SSIM, MS-SSIM, GMSD, FSIM/FSIMc, VSI.
+"""Classic full-reference metrics: PSNR, SSIM, MS-SSIM, GMSD, FSIM/FSIMc, VSI (models/classic_fr.py).
 
 Properties on real photos (identity, monotonicity under blur/noise/JPEG, batch invariance,
 dtype, gradients) and comparisons with permissively licensed implementations (scikit-image,

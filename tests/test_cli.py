@@ -14,7 +14,6 @@ from PIL import Image
 
 import iqametrics
 from iqametrics import cli
-from iqametrics import registry
 from iqametrics.metric import NRMetric
 from iqametrics.registry import MetricInfo
 
@@ -33,12 +32,12 @@ class CountingMean(NRMetric):
 
 
 @pytest.fixture
-def toy(monkeypatch):
+def toy(register_toy):
     info = MetricInfo(
         name="toy-mean", kind="NR", higher_is_better=True, score_range=(0, 1), paper="test", licence="test",
         description="mean level (test only)",
     )
-    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
+    register_toy(CountingMean, info)
     CountingMean.scored = 0
     return info.name
 
@@ -220,7 +219,7 @@ def test_compare_resume(runner, tmp_path):
     assert sorted(out.read_text().splitlines()) == sorted(lines)
 
 
-def test_download_through_local_hub(runner, hub, monkeypatch):
+def test_download_through_local_hub(runner, hub, monkeypatch, register_toy):
     from safetensors.torch import save
 
     data = save({"w": torch.ones(2)})
@@ -230,7 +229,7 @@ def test_download_through_local_hub(runner, hub, monkeypatch):
         "sha256": hashlib.sha256(data).hexdigest(), "format": "safetensors"}})
     info = MetricInfo(name="toy-weighted", kind="NR", higher_is_better=True, score_range=(0, 1), paper="t", licence="t",
                       weights=("toy.weights",))
-    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
+    register_toy(type("WeightedMean", (CountingMean,), {}), info)
     result = runner.invoke(cli.main, ["download", "toy-weighted"])
     assert result.exit_code == 0, result.output
     assert "toy.weights:" in result.stdout and "toy.safetensors" in result.stdout

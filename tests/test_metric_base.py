@@ -193,11 +193,9 @@ def test_create_sets_info_device_and_eval():
     assert m(x, x).shape == (2,)
 
 
-def test_as_loss_only_for_differentiable(monkeypatch):
-    import iqametrics.registry as registry
-
+def test_as_loss_only_for_differentiable(register_toy):
     info = MetricInfo(name="toy-nondiff", kind="NR", higher_is_better=True, score_range=(0, 1), paper="-", licence="-")
-    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: MeanLevel()))
+    register_toy(MeanLevel, info)
     with pytest.raises(ValueError, match="not differentiable"):
         iqametrics.create("toy-nondiff", as_loss=True)
     assert iqametrics.create("toy-nondiff").info is info
@@ -219,3 +217,5 @@ def test_every_registered_metric_builds_offline_and_is_documented(monkeypatch):
         assert info.paper and info.licence and info.description, name
         m = iqametrics.create(name, pretrained=False)
         assert m.kind == info.kind, name
+
+

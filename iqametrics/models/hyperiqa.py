@@ -42,7 +42,8 @@ from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..nn.cbam import CBAM
 from ..nn.fpn import FPN
 from ..nn.hypernet import HyperNetHead, target_net
-from ..registry import MetricInfo, register_metric
+from ..config import metric_configs
+from ..registry import register_metrics
 from ..weights import WeightsUnavailableError
 
 __all__ = ["HyperIQA", "PyramidIQA", "CropProtocol"]
@@ -193,8 +194,9 @@ class HyperIQA(NRMetric):
         channels_last: bool = False,
         imagenet_backbone: bool = False,
         amp: Optional[str] = None,
+        variant: Optional[str] = None,
     ):
-        super().__init__(amp=amp)
+        super().__init__(amp=amp, variant=variant)
         self.protocol = CropProtocol(num_crops, crop_mode, int(seed), resize)
         self.channels_last = bool(channels_last)
 
@@ -274,6 +276,19 @@ class PyramidIQA(HyperIQA):
     converters = ("pyramidiqa.official",)
     target_dropout = 0.5
 
+    @classmethod
+    def from_config(cls, config, *, pretrained: bool, **arguments) -> "PyramidIQA":
+        try:
+            # a local copy in IQAMETRICS_WEIGHTS_DIR, if any
+            return super().from_config(config, pretrained=pretrained, **arguments)
+        except WeightsUnavailableError:
+            raise WeightsUnavailableError(
+                "PyramidIQA has no published weights. Train it (the author's ms_hyperIQA/train.py, or "
+                "iqametrics.train once it ships the PyramidIQA recipe) and pass the checkpoint with "
+                "weights=PATH (the author's best_model.pkl layout is converted automatically), or put it "
+                "in IQAMETRICS_WEIGHTS_DIR as pyramidiqa_koniq.pth. pretrained=False builds the untrained network."
+            ) from None
+
     def _build_neck(self) -> nn.Module:
         return PyramidNeck((512, 1024, 2048), 256, HYPER_CHANNELS)
 
@@ -288,92 +303,52 @@ class PyramidIQA(HyperIQA):
 
 
 # --------------------------------------------------------------------------- registration
-_PAPER_HYPERIQA = (
-    "Su et al., Blindly Assess Image Quality in the Wild Guided by a Self-Adaptive Hyper Network, CVPR 2020"
-)
-_PAPER_PYRAMIDIQA = (
-    "Lyu, PyramidIQA: Multi-Scale Feature Pyramid Network with Attention for No-Reference IQA (SJTU course report)"
-)
-
-
 _HYPERIQA_DESCRIPTION = "Hyper network writing a per-patch MLP on ResNet-50 features; mean over 25 crops."
-
 
 # The preprocessing follows the weights: each file is scored with the protocol it was trained and
 # evaluated with (pyiqa's retrain: native size, 5×5 grid; the authors' checkpoint: 512×384 resize).
-@register_metric(
-    MetricInfo(
-        name="hyperiqa",
+register_metrics(HyperIQA, metric_configs(
+    dict(
         kind="NR",
         higher_is_better=True,
-        score_range=(0.0, 1.0),
-        paper=_PAPER_HYPERIQA,
-        licence="MIT (official code); weights: pyiqa's KonIQ-10k retrain (licence not stated)",
-        weights=("hyperiqa",),
-        aliases=("hyperiqa.pyiqa",),
-        description=_HYPERIQA_DESCRIPTION + " Weights: pyiqa's KonIQ-10k retrain (scores 0-1).",
-        notes=(
-            "Weights retrained by pyiqa on KonIQ-10k 512×384 images with MOS scaled to [0, 1]; scored as pyiqa "
-            "evaluates them: native size (short side below 224 upscaled), 25 crops on a 5×5 grid. "
-            "hyperiqa.official uses the authors' checkpoint (0-100) and the official 512×384 resize."
-        ),
+        paper="Su et al., Blindly Assess Image Quality in the Wild Guided by a Self-Adaptive Hyper Network, CVPR 2020",
     ),
-    resize=None,
-)
-def _hyperiqa(*, pretrained: bool = True, **options) -> HyperIQA:
-    metric = HyperIQA(**options)
-    if pretrained:
-        metric.load_checkpoint("hyperiqa")
-    return metric
-
-
-@register_metric(
-    MetricInfo(
-        name="hyperiqa.official",
-        kind="NR",
-        higher_is_better=True,
-        score_range=(0.0, 100.0),
-        paper=_PAPER_HYPERIQA,
-        licence="MIT (official code and checkpoint, SSL92/hyperIQA)",
-        weights=("hyperiqa@official",),
-        description=_HYPERIQA_DESCRIPTION + " Weights: the authors' KonIQ-10k checkpoint (scores 0-100).",
-        notes=(
-            "The authors' koniq_pretrained.pkl is on Google Drive and must be downloaded by hand "
-            "(see `iqa info hyperiqa.official`); scored with the official protocol: resize to 512×384 "
-            "(height × width), 25 crops."
+    {
+        "hyperiqa.pyiqa": dict(
+            score_range=(0.0, 1.0),
+            licence="MIT (official code); weights: pyiqa's KonIQ-10k retrain (licence not stated)",
+            weights=("hyperiqa",),
+            defaults=dict(resize=None),
+            description=_HYPERIQA_DESCRIPTION + " Weights: pyiqa's KonIQ-10k retrain (scores 0-1).",
+            notes=(
+                "Weights retrained by pyiqa on KonIQ-10k 512×384 images with MOS scaled to [0, 1]; scored as pyiqa "
+                "evaluates them: native size (short side below 224 upscaled), 25 crops on a 5×5 grid. "
+                "hyperiqa.official uses the authors' checkpoint (0-100) and the official 512×384 resize."
+            ),
         ),
-    )
-)
-def _hyperiqa_official(*, pretrained: bool = True, **options) -> HyperIQA:
-    metric = HyperIQA(**options)
-    if pretrained:
-        metric.load_checkpoint("hyperiqa@official")
-    return metric
-
-
-@register_metric(
-    MetricInfo(
-        name="pyramidiqa",
-        kind="NR",
-        higher_is_better=True,
+        "hyperiqa.official": dict(
+            score_range=(0.0, 100.0),
+            licence="MIT (official code and checkpoint, SSL92/hyperIQA)",
+            weights=("hyperiqa@official",),
+            defaults=dict(resize=OFFICIAL_RESIZE),
+            description=_HYPERIQA_DESCRIPTION + " Weights: the authors' KonIQ-10k checkpoint (scores 0-100).",
+            notes=(
+                "The authors' koniq_pretrained.pkl is on Google Drive and must be downloaded by hand "
+                "(see `iqa info hyperiqa.official`); scored with the official protocol: resize to 512×384 "
+                "(height × width), 25 crops."
+            ),
+        ),
+    },
+))
+register_metrics(PyramidIQA, metric_configs(
+    dict(kind="NR", higher_is_better=True),
+    {"pyramidiqa": dict(
         score_range=(0.0, 100.0),
-        paper=_PAPER_PYRAMIDIQA,
+        paper="Lyu, PyramidIQA: Multi-Scale Feature Pyramid Network with Attention for No-Reference IQA "
+              "(SJTU course report)",
         licence="MIT (author's code); no published weights",
         weights=("pyramidiqa",),
         description="HyperIQA with an FPN + CBAM hyper-network input over ResNet-50 layer2/3/4.",
         notes="No trained weights are published: train it, or pass weights=PATH (author's or our layout).",
-    )
-)
-def _pyramidiqa(*, pretrained: bool = True, **options) -> PyramidIQA:
-    metric = PyramidIQA(**options)
-    if pretrained:
-        try:
-            metric.load_checkpoint("pyramidiqa")  # a local copy in IQAMETRICS_WEIGHTS_DIR, if any
-        except WeightsUnavailableError:
-            raise WeightsUnavailableError(
-                "PyramidIQA has no published weights. Train it (the author's ms_hyperIQA/train.py, or "
-                "iqametrics.train once it ships the PyramidIQA recipe) and pass the checkpoint with "
-                "weights=PATH (the author's best_model.pkl layout is converted automatically), or put it "
-                "in IQAMETRICS_WEIGHTS_DIR as pyramidiqa_koniq.pth. pretrained=False builds the untrained network."
-            ) from None
-    return metric
+    )},
+))

@@ -30,6 +30,7 @@ which changes nothing but rounding.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import List, Optional, Sequence, Tuple
 
@@ -37,14 +38,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..config import metric_configs
 from ..metric import NRMetric
 from ..nn.conv import StdConv2d, max_pool_same
 from ..nn.musiq_tokens import RESIZE_MODES, MUSIQTokens, autocast_device_type, count_tokens, tokenize
 from ..nn.norm import GroupNorm
 from ..nn.transformer import TransformerEncoder
-from ..registry import MetricInfo, register_metric, with_name
+from ..registry import register_metrics
 
-__all__ = ["MUSIQ", "MUSIQNet", "build_musiq_network"]
+__all__ = ["MUSIQ", "MUSIQNet", "build_musiq_network", "CONFIGS"]
 
 PAPER = "Ke et al., MUSIQ: Multi-scale Image Quality Transformer, ICCV 2021 (arXiv:2108.05997)"
 
@@ -307,8 +309,8 @@ class MUSIQ(NRMetric):
     converters = ("musiq_pyiqa", "musiq_official")
 
     def __init__(self, num_classes: int = 1, *, batch_tokens: int = 16384, max_padding: float = 0.1,
-                 amp: Optional[str] = None, **net_options):
-        super().__init__(amp=amp)
+                 amp: Optional[str] = None, variant: Optional[str] = None, **net_options):
+        super().__init__(amp=amp, variant=variant, variant_args={"num_classes": num_classes})
         if batch_tokens < 1:
             raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
         if not 0 <= max_padding <= 1:
@@ -316,6 +318,18 @@ class MUSIQ(NRMetric):
         self.net = MUSIQNet(num_classes, **net_options)
         self.batch_tokens = int(batch_tokens)
         self.max_padding = float(max_padding)
+
+    @classmethod
+    def option_names(cls):
+        # **net_options go to MUSIQNet (its num_classes is MUSIQ's own)
+        return super().option_names() | set(inspect.signature(MUSIQNet.__init__).parameters) - {"self"}
+
+    @classmethod
+    def from_config(cls, config, *, pretrained: bool, **arguments) -> "MUSIQ":
+        if not pretrained:
+            # untrained outputs that depend on the input (tests, benchmarks); see MUSIQNet's init
+            arguments.setdefault("init", "random")
+        return super().from_config(config, pretrained=pretrained, **arguments)
 
     def weights_module(self) -> nn.Module:
         return self.net
@@ -354,35 +368,47 @@ def _token_budget_groups(lengths: Sequence[int], budget: int, max_padding: float
 
 
 # ----------------------------------------------------------------------------- registration
-_TAGS = {
-    # tag: (num_classes, score range, training data, description)
-    "koniq": (1, (0.0, 100.0), "KonIQ-10k", "MOS on KonIQ-10k's 0-100 scale (technical quality)"),
-    "spaq": (1, (0.0, 100.0), "SPAQ", "MOS on SPAQ's 0-100 scale (smartphone photos)"),
-    "paq2piq": (1, (0.0, 100.0), "PaQ-2-PiQ", "MOS on PaQ-2-PiQ's 0-100 scale"),
-    "ava": (10, (1.0, 10.0), "AVA", "mean of the predicted 10-bin AVA score distribution (aesthetics, 1-10)"),
-}
+def _trained_on(data: str, scale: str) -> str:
+    return f"MUSIQ trained on {data}: {scale}"
 
-_BASE_INFO = MetricInfo(
-    name="musiq",
-    kind="NR",
-    higher_is_better=True,
-    score_range=(0.0, 100.0),
-    paper=PAPER,
-    licence="Apache-2.0 (official checkpoints: Apache-2.0, google-research)",
-    weights=("musiq.koniq",),
-    description="MUSIQ trained on KonIQ-10k: " + _TAGS["koniq"][3],
-    aliases=("musiq.koniq",),
-    notes="Multi-scale transformer on native-resolution patches; scores images of any size in one batch.",
+
+CONFIGS = metric_configs(
+    dict(
+        kind="NR",
+        higher_is_better=True,
+        paper=PAPER,
+        licence="Apache-2.0 (official checkpoints: Apache-2.0, google-research)",
+        notes="Multi-scale transformer on native-resolution patches; scores images of any size in one batch.",
+    ),
+    {
+        "musiq.koniq": dict(
+            weights=("musiq.koniq",), score_range=(0.0, 100.0), variant_args=dict(num_classes=1),
+            description=_trained_on("KonIQ-10k", "MOS on KonIQ-10k's 0-100 scale (technical quality)"),
+        ),
+        "musiq.spaq": dict(
+            weights=("musiq.spaq",), score_range=(0.0, 100.0), variant_args=dict(num_classes=1),
+            description=_trained_on("SPAQ", "MOS on SPAQ's 0-100 scale (smartphone photos)"),
+        ),
+        "musiq.paq2piq": dict(
+            weights=("musiq.paq2piq",), score_range=(0.0, 100.0), variant_args=dict(num_classes=1),
+            description=_trained_on("PaQ-2-PiQ", "MOS on PaQ-2-PiQ's 0-100 scale"),
+        ),
+        "musiq.ava": dict(
+            weights=("musiq.ava",), score_range=(1.0, 10.0), variant_args=dict(num_classes=10),
+            description=_trained_on("AVA", "mean of the predicted 10-bin AVA score distribution (aesthetics, 1-10)"),
+        ),
+    },
 )
+register_metrics(MUSIQ, CONFIGS)
 
 
 def build_musiq_network(tag: str = "koniq", *, pretrained: bool = True, weights=None, **options) -> MUSIQNet:
     """A bare :class:`MUSIQNet` for training or feature extraction.
 
-    ``tag``: ``koniq`` / ``spaq`` / ``paq2piq`` / ``ava`` (fine-tuned models), or ``imagenet``: the
-    official ImageNet-pretrained network (the starting point of every fine-tuning in the paper)
-    with a new zero-initialised head of ``num_classes`` outputs (default 1; 10 for AVA's EMD loss).
-    ``weights`` overrides the manifest file (local path or manifest key).
+    ``tag``: ``koniq`` / ``spaq`` / ``paq2piq`` / ``ava`` (the fine-tuned models of :data:`CONFIGS`),
+    or ``imagenet``: the official ImageNet-pretrained network (the starting point of every
+    fine-tuning in the paper) with a new zero-initialised head of ``num_classes`` outputs (default
+    1; 10 for AVA's EMD loss).  ``weights`` overrides the manifest file (local path or manifest key).
     """
     from ..convert import convert_for_model
     from ..weights import load_state
@@ -398,33 +424,11 @@ def build_musiq_network(tag: str = "koniq", *, pretrained: bool = True, weights=
             net.load_backbone(state)
             net.reset_head()
         return net
-    if tag not in _TAGS:
-        raise ValueError(f"unknown MUSIQ tag {tag!r}; choose one of {sorted(_TAGS) + ['imagenet']}")
-    metric = MUSIQ(_TAGS[tag][0], **options)
+    config = next((c for c in CONFIGS.values() if f"musiq.{tag}" in c.names), None)
+    if config is None:
+        tags = [c.names[-1].split(".", 1)[1] for c in CONFIGS.values()]
+        raise ValueError(f"unknown MUSIQ tag {tag!r}; choose one of {sorted(tags) + ['imagenet']}")
+    metric = MUSIQ.build_variant(config, **config.variant_args, **options)
     if weights is not None or pretrained:
-        metric.load_checkpoint(weights or f"musiq.{tag}")
+        metric.load_checkpoint(weights or config.weights[0])
     return metric.net
-
-
-def _factory(*, pretrained: bool = True, tag: str = "koniq", **options) -> MUSIQ:
-    if not pretrained:
-        options.setdefault("init", "random")
-    metric = MUSIQ(_TAGS[tag][0], **options)
-    if pretrained:
-        metric.load_checkpoint(f"musiq.{tag}")
-    return metric
-
-
-register_metric(_BASE_INFO, tag="koniq")(_factory)
-for _tag in ("spaq", "paq2piq", "ava"):
-    register_metric(
-        with_name(
-            _BASE_INFO,
-            f"musiq.{_tag}",
-            aliases=(),
-            weights=(f"musiq.{_tag}",),
-            score_range=_TAGS[_tag][1],
-            description=f"MUSIQ trained on {_TAGS[_tag][2]}: {_TAGS[_tag][3]}",
-        ),
-        tag=_tag,
-    )(_factory)

@@ -25,7 +25,7 @@ from iqametrics.metric import ImageTooSmallError
 NAMES = ("I03", "I04", "I06", "I08", "I19")
 
 # The official MAD_index.m (2011 release) run in GNU Octave 7.3 on the odd-sized crop
-# [10:311, 20:419] (0-based rows, cols) of the 8-bit rgb2gray I19 pair (docs/models/classic_fr_b.md);
+# [10:311, 20:419] (0-based rows, cols) of the 8-bit rgb2gray I19 pair (docs/models/vif_nlpd_mad.md);
 # the whole-image calibration of vif, nlpd and mad is in test_calibration.py.
 OCTAVE_MAD_I19_CROP = 112.70977143
 
