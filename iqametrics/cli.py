@@ -46,7 +46,7 @@ def _resolve_device(device: str) -> str:
 
 def _create_metrics(names: Sequence[str], kind: str, device: str, weights: Optional[str], options: dict):
     import iqametrics
-    from .registry import UnknownMetricError
+    from .registry import OptionError, UnknownMetricError
     from .weights import WeightsError
 
     if weights and len(names) != 1:
@@ -64,7 +64,9 @@ def _create_metrics(names: Sequence[str], kind: str, device: str, weights: Optio
             metrics.append(iqametrics.create(name, device=device, weights=weights, **options))
         except (WeightsError, FileNotFoundError) as exc:
             raise click.ClickException(str(exc)) from None
-        except (TypeError, ValueError) as exc:  # an unknown or invalid --option
+        except OptionError as exc:  # an option the metric does not take, or one its name fixes
+            raise click.UsageError(str(exc)) from None
+        except (TypeError, ValueError) as exc:  # an invalid --option value or --weights
             raise click.UsageError(f"{info.name}: {exc}") from None
     names_seen = [m.name for m in metrics]
     if len(set(names_seen)) != len(names_seen):
@@ -165,22 +167,28 @@ def info_command(name, as_json):
     """Show what is known about a metric and its weights."""
     import dataclasses
 
-    import iqametrics
-    from .registry import UnknownMetricError
+    from .registry import UnknownMetricError, get_config, metric_options
     from .weights import get_entry
 
     try:
-        info = iqametrics.get_info(name)
+        config = get_config(name)
     except UnknownMetricError as exc:
         raise click.UsageError(str(exc)) from None
+    info = config.info
     entries = [dataclasses.asdict(get_entry(k)) for k in info.weights]
+    # what the name fixes, the defaults it chooses, and what a user may set
+    construction = {"fixed": dict(config.variant_args), "defaults": dict(config.defaults), "options": metric_options(name)}
     if as_json:
-        click.echo(json.dumps({**info.as_dict(), "weight_files": entries}, indent=2))
+        click.echo(json.dumps({**info.as_dict(), **construction, "weight_files": entries}, indent=2))
         return
     for field, value in info.as_dict().items():
         if field == "weights":
             continue
         click.echo(f"{field:>17}: {value}")
+    for field, value in construction.items():
+        if value:
+            shown = ", ".join(value) if isinstance(value, list) else ", ".join(f"{k}={v!r}" for k, v in value.items())
+            click.echo(f"{field:>17}: {shown}")
     for entry in entries:
         click.echo(f"{'weights':>17}: {entry['key']}")
         for k in ("filename", "repo_id", "revision", "url", "bundled", "sha256", "sha256_prefix", "size", "format", "converter", "licence", "source", "training_data", "notes"):

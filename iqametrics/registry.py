@@ -21,14 +21,18 @@ from .config import KINDS, MetricConfig, MetricInfo
 __all__ = [
     "MetricInfo",
     "MetricConfig",
+    "OptionError",
     "register_metrics",
     "create",
     "list_metrics",
     "get_info",
     "get_config",
+    "metric_options",
     "UnknownMetricError",
 ]
 
+#: option names that would select another registered variant of the same model
+_SELECTORS = ("tag", "variant")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class UnknownMetricError(KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it readable
         return str(self.args[0]) if self.args else ""
+
+
+class OptionError(TypeError):
+    """An option the metric does not take, or one its registered name fixes."""
 
 
 def register_metrics(metric_class, configs: Mapping[str, MetricConfig]) -> None:
@@ -108,6 +116,80 @@ def get_config(name: str) -> MetricConfig:
     return _resolve(name).config
 
 
+def metric_options(name: str) -> list:
+    """The options ``create(name, ...)`` accepts, sorted (what a name fixes is not among them)."""
+    entry = _resolve(name)
+    return sorted(entry.metric_class.option_names() - entry.metric_class.variant_keys())
+
+
+def _registered_name_for(entry: _Registered, key: str, value) -> Optional[list]:
+    """Registered names of the same model that ``key=value`` would select (None: no such key)."""
+    siblings = list(entry.metric_class.configs.values())
+    if key in _SELECTORS:
+        base = entry.config.name.split(".")[0]
+        wanted = {str(value).lower(), f"{base}.{str(value).lower()}"}
+        return [c.name for c in siblings if wanted & set(c.names)]
+    return [c.name for c in siblings if key in c.variant_args and c.variant_args[key] == value]
+
+
+def _check_options(entry: _Registered, options: Mapping[str, Any]) -> None:
+    config, cls = entry.config, entry.metric_class
+    fixed = cls.variant_keys()
+    name = config.name
+    for key, value in options.items():
+        if key in fixed or key in _SELECTORS:
+            targets = [t for t in _registered_name_for(entry, key, value) if t != name]
+            what = f"{key}={value!r}"
+            own = config.variant_args.get(key)
+            fixed_at = f" (it means {key}={own!r})" if own is not None else ""
+            if targets:
+                use = " or ".join(repr(t) for t in targets)
+                raise OptionError(
+                    f"{what} would change which model {name!r} means{fixed_at}: use the registered name {use} "
+                    f"instead (create({targets[0]!r}); CLI: -m {targets[0]})"
+                )
+            registered = ", ".join(c.name for c in cls.configs.values())
+            raise OptionError(
+                f"{what} would change which model {name!r} means{fixed_at}; no registered name has it. "
+                f"Registered variants of this model: {registered}"
+            )
+    valid = cls.option_names() - fixed
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        listed = ", ".join(sorted(valid)) or "none"
+        amp = " (it does not support AMP)" if "amp" in unknown else ""
+        raise OptionError(
+            f"{name} has no option {', '.join(repr(k) for k in unknown)}{amp}; its options are: {listed}"
+        )
+
+
+def _check_weights(entry: _Registered, weights) -> None:
+    """A metric without learned weights takes none; a manifest key must be one of the metric's own."""
+    from pathlib import Path
+
+    info = entry.config.info
+    if not info.weights:
+        raise ValueError(
+            f"{info.name} has no learned weights, so it takes no weights= (CLI: --weights); got {str(weights)!r}"
+        )
+    text = str(weights)
+    if Path(text).expanduser().exists():
+        return
+    from .weights import load_manifest
+
+    if text not in load_manifest():
+        return  # neither a file nor a key: loading says so
+    own = set(info.weights)
+    if text in own or text.split("@", 1)[0] in own:
+        return
+    owners = [e.config.name for e in _REGISTRY.values() if text.split("@", 1)[0] in e.config.info.weights]
+    whose = f"it belongs to {', '.join(owners)}" if owners else "it is not the weights of any metric"
+    raise ValueError(
+        f"manifest key {text!r} is not one of {info.name}'s weights ({', '.join(info.weights)}): {whose}. "
+        f"Scores of other weights would be printed under {info.name}'s name; create the metric they belong to."
+    )
+
+
 def create(
     name: str,
     device=None,
@@ -125,10 +207,13 @@ def create(
         pretrained: load the published weights (downloaded once through the Hugging Face Hub,
             see ``docs/weights.md``).  ``False`` builds the architecture with its initial
             (random or seeded) weights without touching the network.
-        weights: a local checkpoint file or a manifest key, in our layout or any upstream layout
-            the metric's converters know; overrides ``pretrained``.
+        weights: a local checkpoint file or one of the metric's manifest keys, in our layout or
+            any upstream layout the metric's converters know; overrides ``pretrained``.  Metrics
+            without learned weights take none.
         as_loss: keep gradients (only for metrics whose ``info.differentiable`` is true).
-        **options: metric-specific options (see the metric's model card).
+        **options: metric-specific options (see the metric's model card and
+            :func:`metric_options`).  What the name fixes (its variant, weights, head or output
+            scale) is not an option: another registered name is.
     """
     entry = _resolve(name)
     config = entry.config
@@ -138,6 +223,9 @@ def create(
             f"{info.name} is not differentiable and cannot be used as a loss; "
             f"differentiable metrics: {', '.join(n for n in list_metrics() if get_info(n).differentiable)}"
         )
+    _check_options(entry, options)
+    if weights is not None:
+        _check_weights(entry, weights)
     arguments = {**config.defaults, **options, **config.variant_args}
     metric = entry.metric_class.from_config(config, pretrained=bool(pretrained) and weights is None, **arguments)
     if weights is not None:
