@@ -215,7 +215,7 @@ def score_command(paths, metric_names, device, batch_size, workers, fmt, output,
     writer_args = dict(fmt=fmt, key_columns=["path"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     files = [f for f in files if str(f) not in done]
-    records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False)
+    records = score_files(metrics, files, batch_size=batch_size, workers=workers)
     _run(records, len(files), writer_args, output, resume, overwrite, quiet, done)
 
 

@@ -8,7 +8,8 @@ Subclasses implement one method on a validated float32 batch already on the metr
 Metrics that can take images of different sizes in one forward pass (transformers with padding
 masks, patch samplers) set ``accepts_mixed_sizes = True`` and implement ``_score_list`` on a list
 of [3, H, W] tensors; the others receive one same-size group at a time and the scores are put
-back in input order.
+back in input order.  The same flag tells the file pipeline (:mod:`iqametrics.scoring`) whether
+a batch may mix sizes.
 
 What a metric *is* comes from its class's config table (:mod:`iqametrics.config`): ``metric.info``
 is the :class:`~iqametrics.config.MetricInfo` of the registered name it was built as, whether it
@@ -139,9 +140,10 @@ class Metric(nn.Module):
 
     Class attributes a subclass may set:
         kind: ``"NR"`` or ``"FR"``.
-        accepts_mixed_sizes: ``_score_list`` scores differently sized images in one pass.
+        accepts_mixed_sizes: ``_score_list`` scores differently sized images in one pass (else
+            the base class scores one same-size group at a time, and the file pipeline batches
+            same-size images only).
         min_size: smallest (height, width) the metric can score.
-        resamples_reference: FR only; reference and distorted may differ in size.
         supports_amp: autocast is allowed (``create(..., amp="bf16")``), on CUDA and on CPU.
         converters: names of converters (``iqametrics.convert``) that can produce this layout.
 
@@ -159,7 +161,6 @@ class Metric(nn.Module):
     kind: str = "NR"
     accepts_mixed_sizes: bool = False
     min_size: tuple = (1, 1)
-    resamples_reference: bool = False
     supports_amp: bool = False
     converters: tuple = ()
     configs: ClassVar[Mapping[str, MetricConfig]] = {}
@@ -377,9 +378,12 @@ class NRMetric(Metric):
         raise NotImplementedError
 
     def _score_list(self, images: List[Tensor]) -> Tensor:
-        """Scores for differently sized images; default: one pass per same-size group."""
+        """Scores of differently sized images in one pass (subclasses with ``accepts_mixed_sizes``)."""
+        raise NotImplementedError(f"{type(self).__name__} sets accepts_mixed_sizes but has no _score_list")
+
+    def _score_by_size(self, images: List[Tensor]) -> Tensor:
         scores = torch.empty(len(images), device=self.device)
-        for (_, _), idx in group_by_size(images).items():
+        for idx in group_by_size(images).values():
             batch = torch.stack([images[i] for i in idx])
             scores[idx] = self._score(batch).reshape(-1).to(scores.dtype)
         return scores
@@ -388,7 +392,10 @@ class NRMetric(Metric):
         with self._grad_context():
             x = self._prepare(images, "images")
             with self._amp_context():
-                scores = self._score(x) if isinstance(x, Tensor) else self._score_list(x)
+                if isinstance(x, Tensor):
+                    scores = self._score(x)
+                else:
+                    scores = self._score_list(x) if self.accepts_mixed_sizes else self._score_by_size(x)
             return self._finish(scores, len(x))
 
 
@@ -401,11 +408,12 @@ class FRMetric(Metric):
         raise NotImplementedError
 
     def _score_list(self, dists: List[Tensor], refs: List[Tensor]) -> Tensor:
+        """Scores of differently sized pairs in one pass (subclasses with ``accepts_mixed_sizes``)."""
+        raise NotImplementedError(f"{type(self).__name__} sets accepts_mixed_sizes but has no _score_list")
+
+    def _score_by_size(self, dists: List[Tensor], refs: List[Tensor]) -> Tensor:
         scores = torch.empty(len(dists), device=self.device)
-        groups: dict = {}
-        for i, (d, r) in enumerate(zip(dists, refs)):
-            groups.setdefault((tuple(d.shape), tuple(r.shape)), []).append(i)
-        for idx in groups.values():
+        for idx in group_by_size(dists).values():
             scores[idx] = self._score(
                 torch.stack([dists[i] for i in idx]), torch.stack([refs[i] for i in idx])
             ).reshape(-1).to(scores.dtype)
@@ -419,16 +427,17 @@ class FRMetric(Metric):
             refs = self._prepare(ref, "reference images")
             if len(dists) != len(refs):
                 raise ValueError(f"got {len(dists)} distorted images but {len(refs)} references")
-            if not self.resamples_reference:
-                for i, (d, r) in enumerate(zip(dists, refs)):
-                    if d.shape != r.shape:
-                        raise ValueError(
-                            f"pair {i}: distorted image is {d.shape[-1]}×{d.shape[-2]} but its reference is "
-                            f"{r.shape[-1]}×{r.shape[-2]}; {self.name} needs images of the same size"
-                        )
+            for i, (d, r) in enumerate(zip(dists, refs)):
+                if d.shape != r.shape:
+                    raise ValueError(
+                        f"pair {i}: distorted image is {d.shape[-1]}×{d.shape[-2]} but its reference is "
+                        f"{r.shape[-1]}×{r.shape[-2]}; {self.name} needs images of the same size"
+                    )
             with self._amp_context():
-                if isinstance(dists, Tensor) and isinstance(refs, Tensor) and dists.shape == refs.shape:
+                if isinstance(dists, Tensor) and isinstance(refs, Tensor):
                     scores = self._score(dists, refs)
-                else:
+                elif self.accepts_mixed_sizes:
                     scores = self._score_list(list(dists), list(refs))
+                else:
+                    scores = self._score_by_size(list(dists), list(refs))
             return self._finish(scores, len(dists))

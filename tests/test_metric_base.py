@@ -219,3 +219,17 @@ def test_every_registered_metric_builds_offline_and_is_documented(monkeypatch):
         assert m.kind == info.kind, name
 
 
+
+def test_mixed_sizes_without_the_flag_never_reach_score_list():
+    class Forgetful(MeanLevel):
+        def _score_list(self, images):  # ignored: accepts_mixed_sizes is not set
+            raise AssertionError("called")
+
+    images = [torch.rand(3, 8, 8), torch.rand(3, 6, 9)]
+    torch.testing.assert_close(Forgetful()(images), torch.stack([im.mean() for im in images]))
+
+    class Flagged(MeanLevel):
+        accepts_mixed_sizes = True
+
+    with pytest.raises(NotImplementedError, match="accepts_mixed_sizes but has no _score_list"):
+        Flagged()(images)

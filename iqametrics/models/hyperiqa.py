@@ -55,6 +55,8 @@ LDA_CHANNELS = 16
 TARGET_SIZES = (224, 112, 56, 28, 14, 1)
 #: official test-time resize, (height, width): torchvision ``Resize((512, 384))``
 OFFICIAL_RESIZE = (512, 384)
+#: manifest key of torchvision's ImageNet ResNet-50 (the official codes' starting point)
+IMAGENET_BACKBONE = "backbone.resnet50"
 
 
 class LocalDistortionHeads(nn.Module):
@@ -169,8 +171,10 @@ class HyperIQA(NRMetric):
             official ``(512, 384)`` by default.  ``None`` keeps the native size (pyiqa's protocol);
             images whose short side is below 224 are then upscaled to 224, aspect kept.
         channels_last: run the convolutions in channels-last memory format (faster on GPUs).
-        imagenet_backbone: start the backbone from timm's ``resnet50.tv_in1k`` (torchvision's
-            ImageNet weights, as the official code does before training); downloads them.
+        imagenet_backbone: start the backbone from torchvision's ImageNet ResNet-50 weights (as the
+            official code does before training): the manifest entry ``backbone.resnet50`` (timm's
+            ``resnet50.tv_in1k``), fetched like every other file (override folder, Hub cache,
+            offline settings, checksum).
         amp: ``"bf16"``/``"fp16"`` autocast (CUDA or CPU).
 
     Departures from the official code: deterministic crops instead of unseeded random crops; the
@@ -202,18 +206,16 @@ class HyperIQA(NRMetric):
 
         import timm  # heavy: imported only when a model is built
 
-        self.backbone = timm.create_model(
-            "resnet50.tv_in1k" if imagenet_backbone else "resnet50",
-            pretrained=bool(imagenet_backbone),
-            features_only=True,
-            out_indices=(1, 2, 3, 4),
-        )
+        # timm's ResNet-50 (torchvision's parameter names); never downloaded by timm itself
+        self.backbone = timm.create_model("resnet50", pretrained=False, features_only=True, out_indices=(1, 2, 3, 4))
         self.lda = LocalDistortionHeads()
         self.neck = self._build_neck()
         self.generator = HyperNetHead(HYPER_CHANNELS, TARGET_SIZES, FEATURE_SIZE)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self._init_weights()
+        if imagenet_backbone:
+            self.load_imagenet_backbone()
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
 
@@ -230,6 +232,14 @@ class HyperIQA(NRMetric):
 
     def _hyper_input(self, feats: Sequence[Tensor]) -> Tensor:
         return self.neck(feats[3])
+
+    def load_imagenet_backbone(self, source: str = IMAGENET_BACKBONE) -> None:
+        """Load ImageNet ResNet-50 weights (a file or manifest key, timm/torchvision names) into the
+        backbone; the classifier ``fc.*`` is not part of it and is skipped."""
+        from ..weights import load_state
+
+        state, _ = load_state(source)
+        self.backbone.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")})
 
     def _init_weights(self) -> None:
         # official: LDA convs/linears and every generator layer Kaiming-normal (fan_in); the 1×1
