@@ -1,4 +1,4 @@
-"""Training losses of the papers, as pure torch functions (the training subpackage reuses them).
+"""Training losses of the papers, as pure torch functions.
 
 Every function takes predictions and targets of shape [N] (or [N, 1]) and returns a scalar tensor
 that keeps the graph.  Each states the paper and the code it follows.
