@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence
 import click
 
 from ._version import __version__
+from .registry import CREATE_ARGUMENTS
 
 #: defaults that need no download, so ``iqa score photo.jpg`` works offline on a fresh install
 DEFAULT_NR_METRIC = "brisque"
@@ -25,7 +26,7 @@ def _parse_options(pairs: Sequence[str]) -> dict:
         if "=" not in pair:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
         key, value = pair.split("=", 1)
-        if key.strip() in ("pretrained", "device", "weights", "as_loss"):
+        if key.strip() in CREATE_ARGUMENTS:
             # create()'s own arguments: a CLI score always comes from the published (or --weights) model
             raise click.BadParameter(f"{key.strip()!r} is not a metric option here (see --device, --weights)",
                                      param_hint="--option")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 from pathlib import Path
 from typing import ClassVar, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -171,6 +172,9 @@ class Metric(nn.Module):
         # an empty buffer so that .to(device) is tracked by metrics without parameters
         self.register_buffer("_device_anchor", torch.empty(0), persistent=False)
         self.config: Optional[MetricConfig] = self._select_config(variant, dict(variant_args or {}))
+        #: scores keep their autograd graph (create(..., differentiable=True) or as_loss=True)
+        self.differentiable = False
+        #: forward returns a loss to minimise (see :meth:`loss`)
         self.as_loss = False
         self.amp_dtype = _parse_amp(amp) if amp else None
         if self.amp_dtype is not None and not self.supports_amp:
@@ -294,7 +298,7 @@ class Metric(nn.Module):
         return out
 
     def _grad_context(self):
-        if self.as_loss:
+        if self.differentiable or self.as_loss:
             return contextlib.nullcontext()
         return torch.inference_mode()
 
@@ -349,12 +353,22 @@ class Metric(nn.Module):
                 f"({', '.join(unexpected[:5])}{'...' if len(unexpected) > 5 else ''})"
             )
 
-    @staticmethod
-    def _finish(scores: Tensor, n: int) -> Tensor:
+    def _finish(self, scores: Tensor, n: int) -> Tensor:
         scores = scores.reshape(-1).float()
         if scores.numel() != n:
             raise RuntimeError(f"metric returned {scores.numel()} scores for {n} images")
-        return scores
+        return self.loss(scores) if self.as_loss else scores
+
+    def loss(self, scores: Tensor) -> Tensor:
+        """Scores as a loss to minimise (what ``create(..., as_loss=True)`` returns), oriented by
+        ``info``: a distance as it is; a similarity with a finite best value ``b``: ``b - score``
+        (``1 - SSIM``); an unbounded similarity: ``-score``."""
+        if self.info is None:
+            raise ValueError(f"{self.name} is not a registered metric: its direction and range are unknown")
+        if not self.info.higher_is_better:
+            return scores
+        best = self.info.score_range[1]
+        return best - scores if math.isfinite(best) else -scores
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}" if self.info is not None else ""

@@ -31,6 +31,8 @@ __all__ = [
     "UnknownMetricError",
 ]
 
+#: create()'s own arguments (never metric options)
+CREATE_ARGUMENTS = ("device", "pretrained", "weights", "as_loss", "differentiable")
 #: option names that would select another registered variant of the same model
 _SELECTORS = ("tag", "variant")
 
@@ -197,6 +199,7 @@ def create(
     weights=None,
     *,
     as_loss: bool = False,
+    differentiable: bool = False,
     **options,
 ):
     """Build a metric by name.
@@ -210,7 +213,10 @@ def create(
         weights: a local checkpoint file or one of the metric's manifest keys, in our layout or
             any upstream layout the metric's converters know; overrides ``pretrained``.  Metrics
             without learned weights take none.
-        as_loss: keep gradients (only for metrics whose ``info.differentiable`` is true).
+        as_loss: return a loss to minimise, with gradients (metrics whose ``info.differentiable``
+            is true): a distance as it is; a similarity with a finite best value ``b`` as
+            ``b - score`` (``1 - SSIM``); an unbounded one as ``-score``.
+        differentiable: return the metric's own scores, with gradients.
         **options: metric-specific options (see the metric's model card and
             :func:`metric_options`).  What the name fixes (its variant, weights, head or output
             scale) is not an option: another registered name is.
@@ -218,10 +224,11 @@ def create(
     entry = _resolve(name)
     config = entry.config
     info = config.info
-    if as_loss and not info.differentiable:
+    if (as_loss or differentiable) and not info.differentiable:
+        flag = "as_loss" if as_loss else "differentiable"
         raise ValueError(
-            f"{info.name} is not differentiable and cannot be used as a loss; "
-            f"differentiable metrics: {', '.join(n for n in list_metrics() if get_info(n).differentiable)}"
+            f"{info.name} is not differentiable ({flag}=True); differentiable metrics: "
+            f"{', '.join(n for n in list_metrics() if get_info(n).differentiable)}"
         )
     _check_options(entry, options)
     if weights is not None:
@@ -233,7 +240,8 @@ def create(
     if device is not None:
         metric = metric.to(device)
     metric.eval()
+    metric.differentiable = bool(as_loss or differentiable)
     metric.as_loss = bool(as_loss)
-    if not as_loss:
+    if not metric.differentiable:
         metric.requires_grad_(False)
     return metric

@@ -108,11 +108,11 @@ def test_mixed_sizes_are_grouped_and_reordered():
     assert mixed.calls == [("list", 3)]
 
 
-def test_inference_mode_and_as_loss():
+def test_inference_mode_and_differentiable():
     m = MeanLevel()
     x = torch.rand(1, 3, 8, 8, requires_grad=True)
     assert not m(x).requires_grad
-    m.as_loss = True
+    m.differentiable = True
     out = m(x)
     out.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
@@ -198,6 +198,8 @@ def test_as_loss_only_for_differentiable(register_toy):
     register_toy(MeanLevel, info)
     with pytest.raises(ValueError, match="not differentiable"):
         iqametrics.create("toy-nondiff", as_loss=True)
+    with pytest.raises(ValueError, match="not differentiable"):
+        iqametrics.create("toy-nondiff", differentiable=True)
     assert iqametrics.create("toy-nondiff").info is info
 
 

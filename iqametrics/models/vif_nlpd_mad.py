@@ -1,7 +1,8 @@
 """VIF, VIFp, NLPD and MAD: full-reference models of the visual system on MATLAB's 8-bit grey image.
 
-Each scores the 8-bit grey image of MATLAB ``rgb2gray`` as the official scripts do; as a loss
-(``create(..., as_loss=True)``) the 8-bit rounding is straight-through, so scores do not change.
+Each scores the 8-bit grey image of MATLAB ``rgb2gray`` as the official scripts do; with gradients
+(``create(..., differentiable=True)`` or ``as_loss=True``) the 8-bit rounding is straight-through,
+so scores do not change.
 The maths lives in :mod:`iqametrics.functional` (``vif``, ``nlpd``, ``mad``); model card
 ``docs/models/vif_nlpd_mad.md``.
 """
