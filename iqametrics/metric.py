@@ -40,12 +40,31 @@ class ImageTooSmallError(ValueError):
     """An image is smaller than the metric can score."""
 
 
+def _channels_last_hint(x: Tensor) -> str:
+    """How to fix a tensor in the [H, W, C] / [B, H, W, C] layout of numpy and PIL, or ''."""
+    channels_first = x.shape[-3] in (1, 3) if x.dim() >= 3 else True
+    if x.dim() in (3, 4) and x.shape[-1] in (1, 3, 4) and not channels_first:
+        fix = "x.permute(2, 0, 1)" if x.dim() == 3 else "x.permute(0, 3, 1, 2)"
+        layout = "[H, W, C]" if x.dim() == 3 else "[B, H, W, C]"
+        return (
+            f" It looks like the channels-last layout {layout} of numpy/PIL arrays; tensors must be "
+            f"channels-first: pass {fix}"
+        )
+    return ""
+
+
 def _normalise_tensor(x: Tensor) -> Tensor:
     """[B,C,H,W] / [C,H,W] / [H,W] float or uint8 -> float [B,3,H,W] (grey replicated)."""
     if x.dtype == torch.uint8:
         x = x.float() / 255.0
     elif not torch.is_floating_point(x):
         raise TypeError(f"image tensors must be float in [0, 1] (or uint8), got dtype {x.dtype}")
+    hint = _channels_last_hint(x)
+    if hint:
+        raise ValueError(
+            f"got an image tensor of shape {tuple(x.shape)}; expected [B, 3, H, W], [3, H, W] or [H, W] "
+            f"(1 or 3 channels).{hint}"
+        )
     if x.dim() == 2:
         x = x.unsqueeze(0)
     if x.dim() == 3:
@@ -383,6 +402,17 @@ def _parse_amp(amp) -> torch.dtype:
     raise ValueError(f"amp must be 'bf16' or 'fp16', got {amp!r}")
 
 
+def _describe(x) -> str:
+    """A short description of what was passed as images (for error messages)."""
+    if isinstance(x, Tensor):
+        return f"a tensor of shape {tuple(x.shape)}"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of {len(x)}"
+    if isinstance(x, (str, Path)):
+        return f"the path {str(x)!r}"
+    return f"a {type(x).__name__}"
+
+
 class NRMetric(Metric):
     """No-reference metric: ``m(images) -> scores [B]``."""
 
@@ -402,7 +432,16 @@ class NRMetric(Metric):
             scores[idx] = self._score(batch).reshape(-1).to(scores.dtype)
         return scores
 
-    def forward(self, images) -> Tensor:
+    def forward(self, images, *more, **keywords) -> Tensor:
+        if more or keywords:
+            passed = [_describe(images)] + [_describe(m) for m in more]
+            passed += [f"{k}={_describe(v)}" for k, v in keywords.items()]
+            raise TypeError(
+                f"{self.name} is a no-reference metric: call it with one argument, m(images), where images is "
+                f"one image, a [B, 3, H, W] batch or a list; got {len(passed)} arguments ({'; '.join(passed)}). "
+                f"To score several images pass them as one list or batch; to compare an image with a "
+                f"reference use a full-reference metric (iqametrics.list_metrics('FR'))."
+            )
         with self._grad_context():
             x = self._prepare(images, "images")
             with self._amp_context():

@@ -1,6 +1,8 @@
 """The Metric base classes: input normalisation, validation, dispatch, gradients; and the registry."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -220,6 +222,24 @@ def test_every_registered_metric_builds_offline_and_is_documented(monkeypatch):
         m = iqametrics.create(name, pretrained=False)
         assert m.kind == info.kind, name
 
+
+def test_nr_metric_called_with_two_images_says_what_it_expects():
+    m = MeanLevel()
+    x = torch.rand(1, 3, 8, 8)
+    with pytest.raises(TypeError, match=r"no-reference metric: call it with one argument.*got 2 arguments "
+                                        r"\(a tensor of shape \(1, 3, 8, 8\); a tensor of shape \(1, 3, 8, 8\)\)"):
+        m(x, x)
+    with pytest.raises(TypeError, match=r"got 2 arguments \(a list of 1; ref=a tensor"):
+        m([x], ref=x)
+
+
+@pytest.mark.parametrize("shape, fix", [((8, 9, 3), r"x.permute\(2, 0, 1\)"), ((2, 8, 9, 3), r"x.permute\(0, 3, 1, 2\)")])
+def test_channels_last_tensor_gets_the_layout_hint(shape, fix):
+    with pytest.raises(ValueError, match=rf"got an image tensor of shape {re.escape(str(shape))}; expected "
+                                         rf"\[B, 3, H, W\].*channels-last.*{fix}"):
+        MeanLevel()(torch.rand(shape))
+    with pytest.raises(ValueError, match=fix):  # FR metrics, either argument
+        MeanSquaredError()(torch.rand(2, 3, 8, 9), torch.rand(shape))
 
 
 def test_mixed_sizes_without_the_flag_never_reach_score_list():
