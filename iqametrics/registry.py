@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from .config import KINDS, MetricConfig, MetricInfo
@@ -124,8 +125,8 @@ def metric_options(name: str) -> list:
     return sorted(entry.metric_class.option_names() - entry.metric_class.variant_keys())
 
 
-def _registered_name_for(entry: _Registered, key: str, value) -> Optional[list]:
-    """Registered names of the same model that ``key=value`` would select (None: no such key)."""
+def _registered_name_for(entry: _Registered, key: str, value) -> list:
+    """Registered names of the same model that ``key=value`` would select."""
     siblings = list(entry.metric_class.configs.values())
     if key in _SELECTORS:
         base = entry.config.name.split(".")[0]
@@ -167,8 +168,6 @@ def _check_options(entry: _Registered, options: Mapping[str, Any]) -> None:
 
 def _check_weights(entry: _Registered, weights) -> None:
     """A metric without learned weights takes none; a manifest key must be one of the metric's own."""
-    from pathlib import Path
-
     info = entry.config.info
     if not info.weights:
         raise ValueError(

@@ -180,6 +180,10 @@ class HyperIQA(NRMetric):
     Departures from the official code: deterministic crops instead of unseeded random crops; the
     resize runs in torch (:func:`~iqametrics.functional.pil_resize`: at most one 8-bit level from
     PIL, on about 0.1 % of the values of typical photos).
+
+    Built directly, a HyperIQA has the official protocol and ``info`` of ``hyperiqa`` (its first
+    registered name); ``create`` gives each name the protocol its weights need (``hyperiqa``:
+    ``resize=None``; ``hyperiqa.official``: ``(512, 384)``).
     """
 
     accepts_mixed_sizes = True
