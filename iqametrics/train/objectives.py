@@ -1,11 +1,11 @@
-"""The training losses a recipe can name (``[loss] name = ...``), from :mod:`iqametrics.losses`."""
+"""The training losses a recipe can name (``[loss] name = ...``), from :mod:`iqametrics.train.losses`."""
 from __future__ import annotations
 
 from typing import Callable, Dict
 
 import torch.nn.functional as F
 
-from .. import losses
+from . import losses
 
 __all__ = ["LOSSES", "get_loss"]
 
