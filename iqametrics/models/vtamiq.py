@@ -220,14 +220,16 @@ class VTAMIQ(FRMetric):
     def feature_difference(
         self, ref_patches: Tensor, dist_patches: Tensor, position: Tensor, scale: Optional[Tensor] = None
     ) -> Tensor:
-        """ViT [CLS] features of the reference minus those of the distorted patches, float32 [B, D]
+        """ViT [CLS] features of the reference minus those of the distorted patches, float32 (float64 for a float64
+        model) [B, D]
         (``scale`` is ignored by a VTAMIQ without scale embeddings)."""
         b = ref_patches.shape[0]
         both = lambda t: None if t is None else torch.cat([t, t])  # noqa: E731
         scale = scale if self.scale_embed is not None else None
         features = self.encode(torch.cat([ref_patches, dist_patches]), both(position), both(scale))
         # the difference of two close feature vectors loses precision in 16 bits: it is taken in fp32
-        features = features.float()
+        # (or in fp64 for a float64 model)
+        features = features.to(torch.promote_types(features.dtype, torch.float32))
         return features[:b] - features[b:]
 
     def forward_patches(
