@@ -43,6 +43,25 @@ def photos(folder: Path) -> List[Path]:
     return discover_images([folder], recursive=False) if Path(folder).is_dir() else []
 
 
+def reference_photos(batch: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """[batch, 3, height, width] in [0, 1]: the pristine photos resized (antialiased bilinear), cycled;
+    uniform noise from ``generator`` when ../shared/data is absent."""
+    import torch.nn.functional as F
+
+    from iqametrics import load_image
+
+    paths = photos(DATA / "pristine")
+    refs = []
+    for i in range(batch):
+        if paths:
+            x = load_image(paths[i % len(paths)])[None]
+            x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+        else:
+            x = torch.rand(1, 3, height, width, generator=generator)
+        refs.append(x.clamp(0, 1))
+    return torch.cat(refs)
+
+
 def sync(device) -> None:
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()

@@ -9,6 +9,7 @@ END = "<!-- metrics-table:end -->"
 
 def metrics_table() -> str:
     import iqametrics
+    from .weights import availability
 
     rows = [
         "| metric | kind | better | range | weights | loss | paper | licence |",
@@ -18,7 +19,7 @@ def metrics_table() -> str:
         info = iqametrics.get_info(name)
         lo, hi = info.score_range
         names = f"`{info.name}`" + "".join(f" (`{a}`)" for a in info.aliases)
-        weights = ", ".join(f"`{w}`" for w in info.weights) or "none"
+        weights = ", ".join(f"`{w}`" for w in info.weights) + f" ({availability(info.weights)})" if info.weights else "none"
         rows.append(
             f"| {names} | {info.kind} | {'higher' if info.higher_is_better else 'lower'} | {lo:g} – {hi:g} | "
             f"{weights} | {'yes' if info.differentiable else 'no'} | {info.paper} | {info.licence} |"

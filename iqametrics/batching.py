@@ -1,15 +1,30 @@
 """Decode images in DataLoader worker processes and group them into batches.
 
-Two groupings:
+Inputs are single images, ``(reference, distorted)`` pairs or 2AFC ``(reference, A, B)``
+triplets; pairs and triplets share one loader (tuples of files).  Two groupings:
 
 * ``mixed_sizes=True``: consecutive images form a batch whatever their sizes (for metrics that
   take a list of differently sized images in one forward pass: MUSIQ, VTAMIQ);
-* ``mixed_sizes=False``: images are bucketed by size; a bucket is emitted when it holds
-  ``batch_size`` images, and when too many images wait in partial buckets the fullest one is
-  emitted early, so memory stays bounded on folders where every photo has its own size.
+* ``mixed_sizes=False``: images are bucketed by size; a bucket is emitted when it is full, and
+  when too many pixels wait in partial buckets the largest one is emitted early, so memory stays
+  bounded on folders where every photo has its own size.
 
-Unreadable files do not stop the stream: they come out as :class:`Failure` records naming the
-file and the reason, in the order they are met.
+Memory is bounded by pixels, not image counts (a pixel is one H×W position of one image; a
+pair counts both images; a decoded pixel takes 12 bytes, float32 RGB):
+
+* a batch holds at most ``batch_size`` images and at most ``max_batch_pixels`` pixels
+  (:data:`DEFAULT_MAX_BATCH_PIXELS`, 8 MP); an image larger than that is a batch of its own;
+* partial buckets waiting for images of their size hold at most ``4 × max_batch_pixels``;
+* the DataLoader has at most ``2 × workers`` decoded inputs in flight (``prefetch_factor=2``),
+  each at most the per-image limit of :func:`iqametrics.io.max_image_pixels`.
+
+So decoded images take at most ``12 B × (5 × max_batch_pixels + 2 × workers × largest input +
+one input being grouped)``: for 12 MP photos with 4 workers about 0.5 GB + 1.3 GB (pairs: 0.5 GB
++ 2.6 GB).  The metric's own working memory grows with the batch's pixels: a full batch of 8 MP
+is 4 MP of pairs, about 5 GB for DISTS or LPIPS-VGG on CPU (1.2-1.3 KB per pixel of a pair) and
+7.6 GB for MAD (1.9 KB, float64; ``benchmarks/batching_memory.py``), which is what the default is
+sized for on a 16 GB machine.  One input's working memory cannot be split: a single 12 MP pair
+through DISTS needs about 14 GB whatever the budget.
 """
 from __future__ import annotations
 
@@ -21,24 +36,33 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from .io import ImageDecodeError, load_image
+from .io import ImageDecodeError, load_image, parse_pixel_count
 
-__all__ = ["Batch", "Failure", "iter_image_batches", "iter_pair_batches"]
+__all__ = ["Batch", "Failure", "iter_image_batches", "iter_pair_batches", "iter_triplet_batches", "DEFAULT_MAX_BATCH_PIXELS"]
+
+#: pixels per batch (pairs count both images): 8 MP of pairs fits DISTS / LPIPS-VGG on a 16 GB machine
+DEFAULT_MAX_BATCH_PIXELS = 8_000_000
+#: partial buckets may hold this many times the batch budget while they wait for same-size images
+PENDING_BATCHES = 4
+#: decoded inputs each DataLoader worker may have ready ahead of the grouping
+PREFETCH_FACTOR = 2
 
 
 @dataclass
 class Batch:
     """Images ready for a metric: ``images`` is a [B,3,H,W] tensor or a list of [3,H,W] tensors.
 
-    For pairs, ``images`` holds the distorted images and ``refs`` the references.
-    ``keys`` identify the inputs (paths as strings; pairs as ``(ref, dist)`` tuples) and
-    ``indices`` their positions in the input list.
+    For pairs, ``images`` holds the distorted images and ``refs`` the references; for 2AFC
+    triplets, ``images`` holds A, ``images_b`` holds B and ``refs`` the references.
+    ``keys`` identify the inputs (paths as strings; pairs as ``(ref, dist)`` tuples, triplets
+    as ``(ref, a, b)``) and ``indices`` their positions in the input list.
     """
 
     indices: List[int]
     keys: List[object]
     images: Union[Tensor, List[Tensor]]
     refs: Optional[Union[Tensor, List[Tensor]]] = None
+    images_b: Optional[Union[Tensor, List[Tensor]]] = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -52,15 +76,16 @@ class Failure:
 
 
 class _ImageFiles(Dataset):
-    def __init__(self, items: Sequence, check: Optional[Callable[[int, int], None]]):
+    def __init__(self, items: Sequence, check: Optional[Callable[[int, int], None]], max_image_pixels=None):
         self.items = list(items)
         self.check = check
+        self.max_image_pixels = max_image_pixels
 
     def __len__(self) -> int:
         return len(self.items)
 
     def _load(self, path) -> Tensor:
-        image = load_image(path)
+        image = load_image(path, max_pixels=self.max_image_pixels)
         if self.check is not None:
             self.check(int(image.shape[-2]), int(image.shape[-1]))
         return image
@@ -72,18 +97,24 @@ class _ImageFiles(Dataset):
             return i, None, getattr(exc, "reason", None) or str(exc)
 
 
-class _PairFiles(_ImageFiles):
-    """Items are (reference, distorted) path pairs."""
+class _FileTuples(_ImageFiles):
+    """Items are tuples of paths (a pair, a triplet); ``order`` picks the item positions that
+    become the :class:`Batch` fields ``images``, ``refs`` (and ``images_b``), in that order."""
+
+    def __init__(self, items: Sequence, check: Optional[Callable[[int, int], None]], order: Sequence[int],
+                 max_image_pixels=None):
+        super().__init__(items, check, max_image_pixels)
+        self.order = tuple(order)
 
     def __getitem__(self, i: int):
-        ref_path, dist_path = self.items[i]
+        paths = self.items[i]
         try:
-            ref, dist = self._load(ref_path), self._load(dist_path)
+            images = [self._load(paths[j]) for j in self.order]
         except (ImageDecodeError, ValueError) as exc:
             which = getattr(exc, "path", None)
             reason = getattr(exc, "reason", None) or str(exc)
             return i, None, f"{which}: {reason}" if which else reason
-        return i, (dist, ref), None
+        return i, tuple(images), None
 
 
 def _single_thread_worker(_):
@@ -105,7 +136,7 @@ def _loader(dataset: Dataset, workers: int, pin_memory: bool):
         num_workers=workers,
         pin_memory=pin_memory,
         worker_init_fn=_single_thread_worker if workers > 0 else None,
-        prefetch_factor=4 if workers > 0 else None,
+        prefetch_factor=PREFETCH_FACTOR if workers > 0 else None,
         persistent_workers=False,
     )
 
@@ -116,6 +147,11 @@ def _shape_key(item) -> tuple:
     return tuple(item.shape)
 
 
+def _pixels(item) -> int:
+    images = item if isinstance(item, tuple) else (item,)
+    return sum(int(t.shape[-2]) * int(t.shape[-1]) for t in images)
+
+
 def _make_batch(entries, keys_of, stack: Optional[bool] = None) -> Batch:
     """A batch of ``entries`` (index, item); stacked when ``stack`` (default: when all sizes agree)."""
     indices = [i for i, _ in entries]
@@ -123,46 +159,55 @@ def _make_batch(entries, keys_of, stack: Optional[bool] = None) -> Batch:
     if stack is None:
         stack = len({_shape_key(x) for x in items}) == 1
     keys = [keys_of(i) for i in indices]
-    if isinstance(items[0], tuple):
-        dists, refs = [d for d, _ in items], [r for _, r in items]
-        if stack:
-            return Batch(indices, keys, torch.stack(dists), torch.stack(refs))
-        return Batch(indices, keys, dists, refs)
+    if isinstance(items[0], tuple):  # pairs or triplets: one Batch field per tuple position
+        columns = [list(column) for column in zip(*items)]
+        return Batch(indices, keys, *(torch.stack(c) if stack else c for c in columns))
     return Batch(indices, keys, torch.stack(items) if stack else items)
 
 
-def _group(stream, keys_of, batch_size: int, mixed_sizes: bool, max_pending: int):
+def _group(stream, keys_of, batch_size: int, mixed_sizes: bool, max_batch_pixels: int, max_pending_pixels: int):
+    """Batches of at most ``batch_size`` inputs and ``max_batch_pixels`` pixels (a larger input alone);
+    partial size buckets hold at most ``max_pending_pixels`` besides the input just received."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if mixed_sizes:
         pending: list = []
+        pending_pixels = 0
         for i, item, error in stream:
             if error is not None:
                 yield Failure(i, keys_of(i), error)
                 continue
-            pending.append((i, item))
-            if len(pending) == batch_size:
+            pixels = _pixels(item)
+            if pending and pending_pixels + pixels > max_batch_pixels:
                 yield _make_batch(pending, keys_of)
-                pending = []
+                pending, pending_pixels = [], 0
+            pending.append((i, item))
+            pending_pixels += pixels
+            if len(pending) == batch_size or pending_pixels >= max_batch_pixels:
+                yield _make_batch(pending, keys_of)
+                pending, pending_pixels = [], 0
         if pending:
             yield _make_batch(pending, keys_of)
         return
-    buckets: dict = {}
-    waiting = 0
+    buckets: dict = {}  # shape -> [(index, item)], all of one size
+    waiting = 0  # pixels in the buckets
     for i, item, error in stream:
         if error is not None:
             yield Failure(i, keys_of(i), error)
             continue
-        key = _shape_key(item)
-        buckets.setdefault(key, []).append((i, item))
-        waiting += 1
-        if len(buckets[key]) == batch_size:
-            waiting -= batch_size
+        key, pixels = _shape_key(item), _pixels(item)
+        capacity = max(1, min(batch_size, max_batch_pixels // pixels))
+        bucket = buckets.setdefault(key, [])
+        bucket.append((i, item))
+        waiting += pixels
+        if len(bucket) == capacity:
+            waiting -= pixels * len(bucket)
             yield _make_batch(buckets.pop(key), keys_of, stack=True)
-        elif waiting > max_pending:
-            fullest = max(buckets, key=lambda k: len(buckets[k]))
-            waiting -= len(buckets[fullest])
-            yield _make_batch(buckets.pop(fullest), keys_of, stack=True)
+        while waiting > max_pending_pixels:  # release the bucket that holds the most pixels
+            largest = max(buckets, key=lambda k: _pixels(buckets[k][0][1]) * len(buckets[k]))
+            batch = buckets.pop(largest)
+            waiting -= _pixels(batch[0][1]) * len(batch)
+            yield _make_batch(batch, keys_of, stack=True)
     for key in sorted(buckets, key=lambda k: buckets[k][0][0]):
         yield _make_batch(buckets[key], keys_of, stack=True)
 
@@ -176,10 +221,11 @@ def default_workers(n_items: int) -> int:
     return min(4, os.cpu_count() or 1)
 
 
-def _stream(dataset, keys_of, n_items, batch_size, workers, mixed_sizes, pin_memory):
+def _stream(dataset, keys_of, n_items, batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels):
     workers = default_workers(n_items) if workers is None else workers
+    budget = DEFAULT_MAX_BATCH_PIXELS if max_batch_pixels is None else parse_pixel_count(max_batch_pixels)
     loader = _loader(dataset, workers, pin_memory)
-    return _group(iter(loader), keys_of, batch_size, mixed_sizes, max(4 * batch_size, 64))
+    return _group(iter(loader), keys_of, batch_size, mixed_sizes, budget, PENDING_BATCHES * budget)
 
 
 def iter_image_batches(
@@ -190,15 +236,21 @@ def iter_image_batches(
     mixed_sizes: bool = False,
     check: Optional[Callable[[int, int], None]] = None,
     pin_memory: bool = False,
+    max_batch_pixels: Optional[Union[int, str]] = None,
+    max_image_pixels: Optional[Union[int, str]] = None,
 ) -> Iterator[Union[Batch, Failure]]:
     """Yield :class:`Batch` and :class:`Failure` records for image files.
 
     ``check(height, width)`` may raise ``ValueError`` to reject an image (e.g. too small for
-    the metric); rejected images come out as failures with that message.
+    the metric); rejected images come out as failures with that message.  ``max_batch_pixels``
+    (default :data:`DEFAULT_MAX_BATCH_PIXELS`; ``"8M"`` style accepted) bounds each batch and,
+    four times over, the images waiting for a batch; ``max_image_pixels`` is the per-image limit
+    of :func:`iqametrics.io.load_image` (images over it come out as failures).
     """
     paths = [Path(p) for p in paths]
     keys_of = lambda i: str(paths[i])  # noqa: E731
-    return _stream(_ImageFiles(paths, check), keys_of, len(paths), batch_size, workers, mixed_sizes, pin_memory)
+    dataset = _ImageFiles(paths, check, max_image_pixels)
+    return _stream(dataset, keys_of, len(paths), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels)
 
 
 def iter_pair_batches(
@@ -209,12 +261,43 @@ def iter_pair_batches(
     mixed_sizes: bool = False,
     check: Optional[Callable[[int, int], None]] = None,
     pin_memory: bool = False,
+    max_batch_pixels: Optional[Union[int, str]] = None,
+    max_image_pixels: Optional[Union[int, str]] = None,
 ) -> Iterator[Union[Batch, Failure]]:
-    """Like :func:`iter_image_batches` for ``(reference, distorted)`` file pairs.
+    """Like :func:`iter_image_batches` for ``(reference, distorted)`` file pairs (a pair's pixels count both images).
 
     Each :class:`Batch` holds the distorted images in ``images`` and the references in ``refs``;
     keys are ``(ref, dist)`` string tuples.
     """
     pairs = [(Path(r), Path(d)) for r, d in pairs]
     keys_of = lambda i: (str(pairs[i][0]), str(pairs[i][1]))  # noqa: E731
-    return _stream(_PairFiles(pairs, check), keys_of, len(pairs), batch_size, workers, mixed_sizes, pin_memory)
+    files = _FileTuples(pairs, check, order=(1, 0), max_image_pixels=max_image_pixels)
+    return _stream(files, keys_of, len(pairs), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels)
+
+
+def iter_triplet_batches(
+    triplets: Sequence[Tuple[Union[str, Path], Union[str, Path], Union[str, Path]]],
+    *,
+    keys: Optional[Sequence[object]] = None,
+    batch_size: int = 16,
+    workers: Optional[int] = None,
+    mixed_sizes: bool = False,
+    check: Optional[Callable[[int, int], None]] = None,
+    pin_memory: bool = False,
+    max_batch_pixels: Optional[Union[int, str]] = None,
+    max_image_pixels: Optional[Union[int, str]] = None,
+) -> Iterator[Union[Batch, Failure]]:
+    """Like :func:`iter_pair_batches` for 2AFC ``(reference, A, B)`` file triplets.
+
+    Each :class:`Batch` holds A in ``images``, B in ``images_b`` and the references in ``refs``.
+    Keys are ``keys[i]`` when given (e.g. the paths as a CSV spells them), else ``(ref, a, b)``
+    string tuples.
+    """
+    triplets = [tuple(Path(p) for p in t) for t in triplets]
+    if any(len(t) != 3 for t in triplets):
+        raise ValueError("triplets must be (reference, A, B) path tuples")
+    if keys is not None and len(keys) != len(triplets):
+        raise ValueError(f"got {len(keys)} keys for {len(triplets)} triplets")
+    keys_of = (lambda i: keys[i]) if keys is not None else (lambda i: tuple(str(p) for p in triplets[i]))
+    files = _FileTuples(triplets, check, order=(1, 0, 2), max_image_pixels=max_image_pixels)
+    return _stream(files, keys_of, len(triplets), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels)

@@ -1,4 +1,4 @@
-"""The ``iqa`` command line: list, info, score, compare, evaluate, download."""
+"""The ``iqa`` command line: list, info, score, compare, prefer, evaluate, train, export, download."""
 from __future__ import annotations
 
 import contextlib
@@ -34,6 +34,15 @@ def _parse_options(pairs: Sequence[str]) -> dict:
         except json.JSONDecodeError:
             options[key.strip()] = value
     return options
+
+
+def _pixel_count(value):
+    from .io import parse_pixel_count
+
+    try:
+        return None if value is None else parse_pixel_count(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-batch-pixels") from None
 
 
 def _resolve_device(device: str) -> str:
@@ -86,7 +95,7 @@ def _open_output(output: Optional[str], resume: bool, overwrite: bool):
         yield f, mode == "w"
 
 
-def _run(records, total: int, writer_args: dict, output, resume, overwrite, quiet: bool, done: set):
+def _run(records, total: int, writer_args: dict, output, resume, overwrite, quiet: bool, done: set, summary=None):
     from .batching import Failure
     from .output import ResultWriter
 
@@ -109,27 +118,38 @@ def _run(records, total: int, writer_args: dict, output, resume, overwrite, quie
     if not quiet:
         skipped = f", {len(done)} already in {output}" if done else ""
         click.echo(f"scored {scored}, failed {failures}{skipped}", err=True)
+        extra = summary() if summary is not None else None
+        if extra:
+            click.echo(extra, err=True)
     if failures:
         sys.exit(1)
 
 
-_common_options = [
-    click.option("--metric", "-m", "metric_names", multiple=True, help="Metric name (repeatable). See `iqa list`."),
-    click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto."),
-    click.option("--batch-size", "-b", default=16, show_default=True, type=click.IntRange(1), help="Images per batch."),
-    click.option("--workers", "-j", default=None, type=click.IntRange(0), help="Decoding processes [default: up to 4]."),
-    click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True),
-    click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to FILE (default: stdout)."),
-    click.option("--resume", is_flag=True, help="Skip inputs already in --output and append the rest."),
-    click.option("--overwrite", is_flag=True, help="Replace an existing --output file."),
-    click.option("--weights", default=None, metavar="FILE|KEY", help="Checkpoint file or manifest key for the (single) metric."),
-    click.option("--option", "metric_options", multiple=True, metavar="KEY=VALUE", help="Metric option (repeatable), e.g. resize=bicubic."),
-    click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary on stderr."),
-]
+_FORMATS = ("table", "csv", "jsonl")
 
 
-def _with_common(fn):
-    for option in reversed(_common_options):
+def _common_options(formats=_FORMATS):
+    return [
+        click.option("--metric", "-m", "metric_names", multiple=True, help="Metric name (repeatable). See `iqa list`."),
+        click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto."),
+        click.option("--batch-size", "-b", default=16, show_default=True, type=click.IntRange(1), help="Images per batch."),
+        click.option("--workers", "-j", default=None, type=click.IntRange(0), help="Decoding processes [default: up to 4]."),
+        click.option("--max-batch-pixels", default=None, metavar="N", callback=lambda ctx, param, v: _pixel_count(v),
+                     help="Pixels per batch, pairs counting both images (e.g. 4M) [default: 8M]."),
+        click.option("--format", "fmt", type=click.Choice(list(formats)), default="table", show_default=True),
+        click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to FILE (default: stdout)."),
+        click.option("--resume", is_flag=True, help="Skip inputs already in --output and append the rest."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing --output file."),
+        click.option("--weights", default=None, metavar="FILE|KEY", help="Checkpoint file or manifest key for the (single) metric."),
+        click.option("--option", "metric_options", multiple=True, metavar="KEY=VALUE", help="Metric option (repeatable), e.g. resize=bicubic."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary on stderr."),
+    ]
+
+
+def _with_common(fn=None, *, formats=_FORMATS):
+    if fn is None:  # @_with_common(formats=...)
+        return lambda f: _with_common(f, formats=formats)
+    for option in reversed(_common_options(formats)):
         fn = option(fn)
     return fn
 
@@ -146,16 +166,17 @@ def main():
 def list_command(kind, as_json):
     """List the available metrics."""
     import iqametrics
+    from .weights import availability
 
     infos = [iqametrics.get_info(n) for n in iqametrics.list_metrics(kind.upper() if kind else None)]
     if as_json:
-        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+        click.echo(json.dumps([{**i.as_dict(), "availability": availability(i.weights)} for i in infos], indent=2))
         return
     width = max(len(i.name) for i in infos) if infos else 4
-    click.echo(f"{'name':<{width}}  kind  better  download  description")
+    click.echo(f"{'name':<{width}}  kind  better  weights      description")
     for i in infos:
         better = "higher" if i.higher_is_better else "lower"
-        click.echo(f"{i.name:<{width}}  {i.kind:<4}  {better:<6}  {'yes' if i.needs_download else 'no':<8}  {i.description}")
+        click.echo(f"{i.name:<{width}}  {i.kind:<4}  {better:<6}  {availability(i.weights):<11}  {i.description}")
 
 
 @main.command("info")
@@ -167,7 +188,7 @@ def info_command(name, as_json):
 
     import iqametrics
     from .registry import UnknownMetricError
-    from .weights import get_entry
+    from .weights import availability_note, get_entry
 
     try:
         info = iqametrics.get_info(name)
@@ -175,9 +196,9 @@ def info_command(name, as_json):
         raise click.UsageError(str(exc)) from None
     entries = [dataclasses.asdict(get_entry(k)) for k in info.weights]
     if as_json:
-        click.echo(json.dumps({**info.as_dict(), "weight_files": entries}, indent=2))
+        click.echo(json.dumps({**info.as_dict(), "availability": availability_note(info.weights), "weight_files": entries}, indent=2))
         return
-    for field, value in info.as_dict().items():
+    for field, value in {**info.as_dict(), "availability": availability_note(info.weights)}.items():
         if field == "weights":
             continue
         click.echo(f"{field:>17}: {value}")
@@ -191,7 +212,7 @@ def info_command(name, as_json):
 @main.command("score")
 @click.argument("paths", nargs=-1, required=True)
 @_with_common
-def score_command(paths, metric_names, device, batch_size, workers, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def score_command(paths, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Score images without a reference: files, folders (recursive) and glob patterns."""
     from .io import discover_images
     from .scoring import score_files
@@ -207,7 +228,8 @@ def score_command(paths, metric_names, device, batch_size, workers, fmt, output,
     writer_args = dict(fmt=fmt, key_columns=["path"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     files = [f for f in files if str(f) not in done]
-    records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False)
+    records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False,
+                          max_batch_pixels=max_batch_pixels)
     _run(records, len(files), writer_args, output, resume, overwrite, quiet, done)
 
 
@@ -248,7 +270,7 @@ def _read_pairs_csv(path: str) -> List[tuple]:
 @click.argument("dist", required=False)
 @click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False), help="CSV with columns ref,dist.")
 @_with_common
-def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Compare distorted images with references: REF DIST files, REF_DIR DIST_DIR folders
     (paired by relative path), or --pairs FILE.csv."""
     from .io import discover_pairs
@@ -267,10 +289,13 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
             raise click.UsageError(str(exc)) from None
     names = list(metric_names) or [DEFAULT_FR_METRIC]
     metrics = _create_metrics(names, "FR", _resolve_device(device), weights, _parse_options(metric_options))
+    for m in metrics:
+        if not getattr(m, "scores_pairs", True):
+            raise click.UsageError(f"{m.name} compares two images with a reference and scores no single pair: use `iqa prefer`")
     writer_args = dict(fmt=fmt, key_columns=["ref", "dist"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     pairs = [p for p in pairs if (str(p[0]), str(p[1])) not in done]
-    records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers)
+    records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
     _run(records, len(pairs), writer_args, output, resume, overwrite, quiet, done)
 
 
@@ -353,39 +378,176 @@ def evaluate_command(metric_name, data_spec, split, data_options, json_path, plo
         evaluation.plot(plot_path)
 
 
+#: header names accepted for the first three columns of a triplet CSV (CLIC's files have no header)
+_TRIPLET_HEADERS = ({"o", "original", "ref", "reference"}, {"a"}, {"b"})
+
+
+def _read_triplets_csv(path: str):
+    """Rows ``O,A,B[,T]`` of a CLIC-style CSV: (triplets as paths, keys as written, labels or None).
+
+    Paths are relative to the CSV's folder; an optional header row names the columns.  The
+    optional fourth column is the human label in CLIC's orientation (0: A is closer, 1: B is;
+    a fraction: the share of judges choosing B, as BAPPS' ``judge``).
+    """
+    base = Path(path).parent
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = [(n, row) for n, row in enumerate(csv.reader(f), 1) if any(cell.strip() for cell in row)]
+    if rows and all(cell.strip().lower() in names for cell, names in zip(rows[0][1], _TRIPLET_HEADERS)):
+        rows = rows[1:]
+    if not rows:
+        raise click.UsageError(f"{path} lists no triplets")
+    widths = {len(row) for _, row in rows}
+    if not widths <= {3, 4} or len(widths) > 1:
+        n, row = next((n, row) for n, row in rows if len(row) != len(rows[0][1]) or len(row) not in (3, 4))
+        raise click.UsageError(f"{path}:{n} has {len(row)} columns; every row needs O,A,B or every row O,A,B,T")
+    keys, triplets, labels = [], [], []
+    for n, row in rows:
+        cells = [cell.strip() for cell in row]
+        keys.append(tuple(cells[:3]))
+        triplets.append(tuple(p if p.is_absolute() else base / p for p in map(Path, cells[:3])))
+        if len(cells) == 4:
+            try:
+                label = float(cells[3])
+            except ValueError:
+                label = float("nan")
+            if not 0.0 <= label <= 1.0:
+                raise click.UsageError(f"{path}:{n}: label {cells[3]!r} is not a number in [0, 1] (0: A is closer, 1: B is)")
+            labels.append(label)
+    return triplets, keys, (labels or None)
+
+
+def _preference_rows(records, name: str, labels, agreements: list):
+    """Results of one metric's ``prefer`` turned into rows T, p_a, closer (CLIC's T: 0 = A closer)."""
+    import torch
+
+    from .batching import Failure
+    from .preference import clic_decision, label_agreement
+    from .scoring import Result
+
+    for record in records:
+        if isinstance(record, Failure):
+            yield record
+            continue
+        p = torch.tensor([record.scores[name]])
+        t = clic_decision(p)
+        closer = "tie" if p.item() == 0.5 else "nan" if p.isnan().item() else ("A" if t.item() == 0 else "B")
+        if labels is not None and not p.isnan().item():
+            agreements.append(label_agreement(t, torch.tensor([labels[record.index]])).item())
+        value = t.item()
+        row = {"T": value if value != value else int(value), "p_a": p.item(), "closer": closer}
+        yield Result(record.index, record.key, row)
+
+
+@main.command("prefer")
+@click.argument("ref", required=False)
+@click.argument("a", required=False)
+@click.argument("b", required=False)
+@click.option("--triplets", "triplets_csv", type=click.Path(exists=True, dir_okay=False),
+              help="CSV of O,A,B rows (CLIC's layout), optionally with a label column T.")
+@_with_common(formats=_FORMATS + ("clic",))
+def prefer_command(ref, a, b, triplets_csv, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output,
+                   resume, overwrite, weights, metric_options, quiet):
+    """Two-alternative forced choice: is A or B closer to the reference REF?
+
+    Writes p_a (probability that A is closer), CLIC's T (0: A is closer, 1: B is) and the closer
+    image. --format clic writes exactly CLIC's O,A,B,T rows without a header (the devkit's
+    eval_csv.py reads them). With --triplets, a fourth column of labels (CLIC's T) is compared
+    with the decisions and the agreement printed at the end.
+    """
+    from .scoring import prefer_files
+
+    if triplets_csv:
+        if ref or a or b:
+            raise click.UsageError("give REF A B or --triplets, not both")
+        triplets, keys, labels = _read_triplets_csv(triplets_csv)
+    else:
+        if not (ref and a and b):
+            raise click.UsageError("give a reference and two images to compare with it (REF A B), or --triplets FILE.csv")
+        for path in (ref, a, b):
+            if not Path(path).is_file():
+                raise click.UsageError(f"no such file: {path!r}")
+        triplets, keys, labels = [(Path(ref), Path(a), Path(b))], [(ref, a, b)], None
+    names = list(metric_names) or [DEFAULT_FR_METRIC]
+    if len(names) != 1:
+        raise click.UsageError("iqa prefer takes one --metric")
+    (metric,) = _create_metrics(names, "FR", _resolve_device(device), weights, _parse_options(metric_options))
+    writer_args = dict(fmt=fmt, key_columns=["O", "A", "B"], metrics=["T"] if fmt == "clic" else ["T", "p_a", "closer"])
+    done = _completed(resume, output, writer_args)
+    todo = [i for i, key in enumerate(keys) if key not in done]
+    labels = [labels[i] for i in todo] if labels is not None else None
+    records = prefer_files([metric], [triplets[i] for i in todo], keys=[keys[i] for i in todo],
+                           batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
+    agreements: list = []
+    rows = _preference_rows(records, metric.name, labels, agreements)
+
+    def summary():
+        if labels is None or not agreements:
+            return None
+        return f"agreement with the labels: {sum(agreements) / len(agreements):.4f} over {len(agreements)} triplets"
+
+    _run(rows, len(todo), writer_args, output, resume, overwrite, quiet, done, summary=summary)
+
+
 @main.command("download")
 @click.argument("names", nargs=-1)
-@click.option("--all", "download_all", is_flag=True, help="Every metric's weights.")
-def download_command(names, download_all):
-    """Download (and verify) the weights of metrics into the local cache."""
-    import iqametrics
-    from .registry import UnknownMetricError
-    from .weights import WeightsError, fetch, get_entry
+@click.option("--all", "download_all", is_flag=True, help="Every metric's weights (with --verify: every manifest file).")
+@click.option("--verify", is_flag=True, help="Download nothing: re-hash the files already here against the manifest and the lock.")
+def download_command(names, download_all, verify):
+    """Download (and verify) the weights of metrics into the local cache.
+
+    NAMES are metric names or manifest keys (`iqa info NAME` lists a metric's keys)."""
+    from .weights import WeightsConfigError, WeightsError, can_download, check_cached, fetch, get_entry, load_manifest
 
     if download_all == bool(names):
         raise click.UsageError("give metric names or --all (not both)")
-    selected = iqametrics.list_metrics() if download_all else list(names)
-    keys = []
-    for name in selected:
-        try:
-            keys += [k for k in iqametrics.get_info(name).weights if k not in keys]
-        except UnknownMetricError as exc:
-            raise click.UsageError(str(exc)) from None
+    if verify and download_all:
+        keys = list(load_manifest())
+    else:
+        keys = _weight_keys(names, download_all)
     if not keys:
-        click.echo("nothing to download: these metrics need no weight files", err=True)
+        click.echo(f"nothing to {'check' if verify else 'download'}: these metrics need no weight files", err=True)
         return
     failed = 0
     for key in keys:
         entry = get_entry(key)
         try:
+            if verify:
+                result = check_cached(entry)
+                failed += not result.ok
+                click.echo(result.line(), err=not result.ok)
+                continue
             path = fetch(entry)
+        except WeightsConfigError as exc:  # the same for every file: say it once
+            raise click.ClickException(str(exc)) from None
         except WeightsError as exc:
+            if download_all and not verify and not can_download(entry):  # --all fetches what it can; the rest is a note
+                click.echo(f"skipped: {exc}", err=True)
+                continue
             failed += 1
             click.echo(f"error: {exc}", err=True)
         else:
             click.echo(f"{key}: {path}")
     if failed:
         sys.exit(1)
+
+
+def _weight_keys(names, download_all: bool) -> list:
+    """Manifest keys of the named metrics (or of every metric); a manifest key stands for itself."""
+    import iqametrics
+    from .registry import UnknownMetricError
+    from .weights import load_manifest
+
+    selected = iqametrics.list_metrics() if download_all else list(names)
+    keys = []
+    for name in selected:
+        try:
+            found = iqametrics.get_info(name).weights
+        except UnknownMetricError as exc:
+            if name not in load_manifest():
+                raise click.UsageError(str(exc)) from None
+            found = (name,)
+        keys += [k for k in found if k not in keys]
+    return keys
 
 
 @main.command("train")

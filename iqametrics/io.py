@@ -13,13 +13,22 @@ Every image becomes a float32 RGB tensor [3, H, W] in [0, 1]:
   learned metrics were trained on 8-bit photos and the classic references quantise to 8 bit.
   Grey is rounded (``round(v / 257)``); Pillow reduces 16-bit RGB by its high byte.  Both give
   exactly the 8-bit original for an 8-bit image stored as 16 bit (``v = k × 257``).
+
+One image may hold at most :data:`DEFAULT_MAX_IMAGE_PIXELS` pixels (179 MP, Pillow's
+decompression-bomb limit: 2.1 GB once decoded to float32 RGB).  The size is read from the file's
+header before anything is decoded; a larger image is refused with :class:`ImageTooLargeError`
+naming the file, its size and how to raise the limit: ``IQAMETRICS_MAX_IMAGE_PIXELS`` (e.g.
+``300M``) or the ``max_pixels`` argument.  This check replaces Pillow's own warning and error.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import threading
+import warnings
 from pathlib import Path
-from typing import Iterable, List, Union
+from typing import Iterable, List, Optional, Union
 
 import numpy as np
 import torch
@@ -28,6 +37,10 @@ from torch import Tensor
 __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageDecodeError",
+    "ImageTooLargeError",
+    "DEFAULT_MAX_IMAGE_PIXELS",
+    "max_image_pixels",
+    "parse_pixel_count",
     "load_image",
     "pil_to_tensor",
     "discover_images",
@@ -46,6 +59,87 @@ class ImageDecodeError(OSError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"cannot read image {self.path}: {reason}")
+
+
+class ImageTooLargeError(ImageDecodeError):
+    """An image has more pixels than the per-image limit (see :func:`max_image_pixels`)."""
+
+
+#: Pillow's decompression-bomb error threshold (2 × ``PIL.Image.MAX_IMAGE_PIXELS``'s default)
+DEFAULT_MAX_IMAGE_PIXELS = 2 * 89_478_485
+_MAX_PIXELS_ENV = "IQAMETRICS_MAX_IMAGE_PIXELS"
+_SUFFIXES = {"k": 10**3, "m": 10**6, "g": 10**9}
+
+
+def parse_pixel_count(value: Union[int, str]) -> int:
+    """A positive pixel count from ``12000000``, ``"12000000"``, ``"12M"``, ``"12MP"``, ``"1.5e8"`` or ``"500k"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a pixel count, got {value!r}")
+    if isinstance(value, int):
+        count = value
+    else:
+        text = str(value).strip().lower().replace("_", "")
+        for unit in ("px", "p"):
+            if text.endswith(unit) and text[: -len(unit)][-1:] not in ("", "e"):
+                text = text[: -len(unit)]
+                break
+        scale = _SUFFIXES.get(text[-1:], 1)
+        try:
+            count = int(float(text[:-1] if scale != 1 else text) * scale)
+        except ValueError:
+            raise ValueError(f"expected a pixel count such as 24000000 or 24M, got {value!r}") from None
+    if count < 1:
+        raise ValueError(f"a pixel count must be at least 1, got {value!r}")
+    return count
+
+
+def max_image_pixels(max_pixels: Optional[Union[int, str]] = None) -> int:
+    """The per-image pixel limit: ``max_pixels`` if given, else ``$IQAMETRICS_MAX_IMAGE_PIXELS``, else 179 MP."""
+    if max_pixels is not None:
+        return parse_pixel_count(max_pixels)
+    text = os.environ.get(_MAX_PIXELS_ENV)
+    if not text:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    try:
+        return parse_pixel_count(text)
+    except ValueError as exc:
+        raise ValueError(f"{_MAX_PIXELS_ENV}: {exc}") from None
+
+
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_limit_lifted():
+    """Pillow's own bomb check off, for a file whose size our limit has already admitted (rare: > 179 MP).
+
+    ``PIL.Image.MAX_IMAGE_PIXELS`` is process-wide, so it is changed under a lock and restored.
+    """
+    from PIL import Image
+
+    with _PILLOW_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def pixel_count_text(pixels: int) -> str:
+    """``"12.2 MP"`` from a million pixels up, ``"3,000 px"`` below."""
+    return f"{pixels / 1e6:.1f} MP" if pixels >= 10**6 else f"{pixels:,} px"
+
+
+def _too_large(path, width: int, height: int, limit: int) -> ImageTooLargeError:
+    pixels = width * height
+    enough = f"{-(-pixels // 10**6)}M" if pixels >= 10**6 else str(pixels)
+    return ImageTooLargeError(
+        path,
+        f"{width}×{height} = {pixel_count_text(pixels)} is more than the limit of {pixel_count_text(limit)} per "
+        f"image (decoded to float32 RGB it would take {pixels * 12 / 2**30:.2f} GiB). If the file is genuine, "
+        f"raise the limit: {_MAX_PIXELS_ENV}={enough} (Python: max_pixels= / max_image_pixels=)",
+    )
 
 
 def _composite_on_white(img):
@@ -81,20 +175,44 @@ def pil_to_tensor(img) -> Tensor:
     return t.permute(2, 0, 1).contiguous()
 
 
-def load_image(path: Union[str, Path]) -> Tensor:
+def _decode(path: Path, limit: int) -> Tensor:
+    from PIL import Image, ImageOps
+
+    with warnings.catch_warnings():
+        # our limit replaces Pillow's: no DecompressionBombWarning for an image it admits
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(path)  # reads the header only
+        except Image.DecompressionBombError:  # over Pillow's limit: read the size without it
+            with _pillow_limit_lifted():
+                img = Image.open(path)
+        with img:
+            width, height = img.size
+            if width * height > limit:
+                raise _too_large(path, width, height, limit)
+            pillow_limit = Image.MAX_IMAGE_PIXELS
+            over_pillow = pillow_limit is not None and width * height > 2 * pillow_limit
+            with _pillow_limit_lifted() if over_pillow else contextlib.nullcontext():  # plugins check again
+                img = ImageOps.exif_transpose(img)  # also forces the full decode
+                img.load()
+            return pil_to_tensor(img)
+
+
+def load_image(path: Union[str, Path], *, max_pixels: Optional[Union[int, str]] = None) -> Tensor:
     """Decode an image file to float RGB [3, H, W] in [0, 1] (see the module docstring).
 
+    ``max_pixels`` limits the size of one image (default: :func:`max_image_pixels`).
     Raises :class:`ImageDecodeError` naming the file if it is missing, not an image,
-    truncated or otherwise unreadable.
+    truncated, larger than the limit (:class:`ImageTooLargeError`) or otherwise unreadable.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    limit = max_image_pixels(max_pixels)
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)  # also forces the full decode
-            img.load()
-            return pil_to_tensor(img)
+        return _decode(path, limit)
+    except ImageDecodeError:
+        raise
     except FileNotFoundError:
         raise ImageDecodeError(path, "no such file") from None
     except IsADirectoryError:

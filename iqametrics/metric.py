@@ -295,9 +295,28 @@ class FRMetric(Metric):
     """Full-reference metric: ``m(dist, ref) -> scores [B]`` (distorted first; ``ref=`` also works)."""
 
     kind = "FR"
+    #: False for a metric that only answers 2AFC questions (:meth:`prefer`), e.g. PRFNet
+    scores_pairs: bool = True
 
     def _score(self, dist: Tensor, ref: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def prefer(self, ref, a, b, *, scale: Optional[float] = None) -> Tensor:
+        """Probability [B] that ``a`` is closer to ``ref`` than ``b`` (two-alternative forced choice).
+
+        Scores both sides (one batched forward each) and maps the two scores with
+        :func:`iqametrics.preference.preference_from_scores`: 1 when A scores better, 0 when B
+        does, 0.5 on a tie, oriented by ``info.higher_is_better``; ``scale`` gives a logistic of
+        the score difference instead.  ``prefer(ref, a, b) == 1 - prefer(ref, b, a)`` exactly.
+        """
+        from .preference import preference_from_scores
+
+        if self.info is None:
+            raise ValueError(
+                f"{self.name}.prefer() needs to know whether higher scores are better: build the metric "
+                "with iqametrics.create(name)"
+            )
+        return preference_from_scores(self(a, ref), self(b, ref), self.info.higher_is_better, scale=scale)
 
     def _score_list(self, dists: List[Tensor], refs: List[Tensor]) -> Tensor:
         scores = torch.empty(len(dists), device=self.device)

@@ -13,21 +13,25 @@ from typing import IO, Dict, Sequence, Set
 
 __all__ = ["ResultWriter", "completed_keys", "FORMATS", "OutputFileError"]
 
-FORMATS = ("table", "csv", "jsonl")
+#: "clic": CSV without a header, as the CLIC perceptual devkit reads it (``iqa prefer``)
+FORMATS = ("table", "csv", "jsonl", "clic")
 
 
 class OutputFileError(ValueError):
     """An existing output file cannot be resumed (wrong format, other columns, unreadable)."""
 
 
-def _fmt(value: float, digits: int) -> str:
+def _fmt(value, digits: int) -> str:
+    if isinstance(value, str):  # a label column (e.g. which image `iqa prefer` found closer)
+        return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
     return f"{value:.{digits}g}"
 
 
 class ResultWriter:
-    """Write one row per scored input; ``key_columns`` are ``["path"]`` or ``["ref", "dist"]``."""
+    """Write one row per scored input; ``key_columns`` are ``["path"]``, ``["ref", "dist"]`` or
+    ``["O", "A", "B"]``; values are numbers (or short strings)."""
 
     def __init__(self, stream: IO[str], fmt: str, key_columns: Sequence[str], metrics: Sequence[str], *, header: bool = True):
         if fmt not in FORMATS:
@@ -36,12 +40,14 @@ class ResultWriter:
         self.fmt = fmt
         self.key_columns = list(key_columns)
         self.metrics = list(metrics)
-        self._csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
+        self._csv = csv.writer(stream, lineterminator="\n") if fmt in ("csv", "clic") else None
         if header:
             self._header()
 
     def _header(self) -> None:
         columns = self.key_columns + self.metrics
+        if self.fmt == "clic":
+            return
         if self.fmt == "csv":
             self._csv.writerow(columns)
         elif self.fmt == "table":
@@ -51,11 +57,12 @@ class ResultWriter:
     def write(self, key, scores: Dict[str, float]) -> None:
         keys = list(key) if isinstance(key, tuple) else [key]
         values = [scores.get(m) for m in self.metrics]
-        if self.fmt == "csv":
+        if self._csv is not None:
             self._csv.writerow(keys + [_fmt(v, 8) for v in values])
         elif self.fmt == "jsonl":
             row = dict(zip(self.key_columns, keys))
-            row.update({m: (None if v is None or math.isnan(v) else v) for m, v in zip(self.metrics, values)})
+            row.update({m: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+                        for m, v in zip(self.metrics, values)})
             self.stream.write(json.dumps(row) + "\n")
         else:
             self.stream.write("  ".join(f"{_fmt(v, 6):>12}" for v in values) + "  " + "  ".join(keys) + "\n")
@@ -75,8 +82,8 @@ def completed_keys(path: str, fmt: str, key_columns: Sequence[str], metrics: Seq
     """Keys already scored in an existing output file (for ``--resume``)."""
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return set()
-    if fmt == "table":
-        raise OutputFileError("--resume needs --format csv or jsonl (the table format is for reading, not resuming)")
+    if fmt in ("table", "clic"):
+        raise OutputFileError(f"--resume needs --format csv or jsonl (the {fmt} format has no header to check)")
     _drop_partial_last_line(path)
     done: Set = set()
     with open(path, encoding="utf-8", newline="") as f:

@@ -1,6 +1,6 @@
 """Score files with one or more metrics, streaming results as batches complete.
 
-This is what ``iqa score`` and ``iqa compare`` run, usable from Python as well::
+This is what ``iqa score``, ``iqa compare`` and ``iqa prefer`` run, usable from Python as well::
 
     from iqametrics.scoring import score_files
     for record in score_files([iqametrics.create("musiq")], ["photos/"]):
@@ -13,17 +13,18 @@ itself.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 
-from .batching import Batch, Failure, iter_image_batches, iter_pair_batches
+from .batching import Batch, Failure, iter_image_batches, iter_pair_batches, iter_triplet_batches
 from .io import discover_images
 from .metric import Metric, check_min_size
 
-__all__ = ["Result", "score_files", "compare_files", "run_metrics"]
+__all__ = ["Result", "score_files", "compare_files", "prefer_files", "run_metrics"]
 
 
 @dataclass
@@ -47,12 +48,14 @@ class _SizeCheck:
 def _call(metric: Metric, batch: Batch) -> torch.Tensor:
     if batch.refs is None:
         return metric(batch.images)
+    if batch.images_b is not None:
+        return metric.prefer(batch.refs, batch.images, batch.images_b)
     return metric(batch.images, batch.refs)
 
 
 def _single(batch: Batch, j: int) -> Batch:
-    pick = lambda x: x[j : j + 1] if isinstance(x, torch.Tensor) else [x[j]]  # noqa: E731
-    return Batch([batch.indices[j]], [batch.keys[j]], pick(batch.images), None if batch.refs is None else pick(batch.refs))
+    pick = lambda x: None if x is None else x[j : j + 1] if isinstance(x, torch.Tensor) else [x[j]]  # noqa: E731
+    return Batch([batch.indices[j]], [batch.keys[j]], pick(batch.images), pick(batch.refs), pick(batch.images_b))
 
 
 def run_metrics(metrics: Sequence[Metric], stream: Iterable[Union[Batch, Failure]]) -> Iterator[Union[Result, Failure]]:
@@ -77,7 +80,7 @@ def run_metrics(metrics: Sequence[Metric], stream: Iterable[Union[Batch, Failure
             yield Result(index, key, {name: values[j] for name, values in columns.items()})
 
 
-def _apply(metrics: Sequence[Metric], kind: str, make_stream, inputs, batch_size, workers):
+def _apply(metrics: Sequence[Metric], kind: str, make_stream, inputs, batch_size, workers, **limits):
     other = {"NR": "compare_files / `iqa compare`", "FR": "score_files / `iqa score`"}[kind]
     for m in metrics:
         if m.kind != kind:
@@ -89,6 +92,7 @@ def _apply(metrics: Sequence[Metric], kind: str, make_stream, inputs, batch_size
         mixed_sizes=all(m.accepts_mixed_sizes for m in metrics),
         check=_SizeCheck(metrics),
         pin_memory=any(m.device.type == "cuda" for m in metrics),
+        **limits,
     )
     return run_metrics(metrics, stream)
 
@@ -100,10 +104,17 @@ def score_files(
     batch_size: int = 16,
     workers=None,
     discover: bool = True,
+    max_batch_pixels=None,
+    max_image_pixels=None,
 ) -> Iterator[Union[Result, Failure]]:
-    """Score image files (or folders/globs when ``discover``) with no-reference metrics."""
+    """Score image files (or folders/globs when ``discover``) with no-reference metrics.
+
+    ``max_batch_pixels`` and ``max_image_pixels`` bound memory (see :mod:`iqametrics.batching`
+    and :func:`iqametrics.io.load_image`; defaults 8 MP per batch and 179 MP per image).
+    """
     files = discover_images(paths) if discover else [Path(p) for p in paths]
-    return _apply(metrics, "NR", iter_image_batches, files, batch_size, workers)
+    limits = dict(max_batch_pixels=max_batch_pixels, max_image_pixels=max_image_pixels)
+    return _apply(metrics, "NR", iter_image_batches, files, batch_size, workers, **limits)
 
 
 def compare_files(
@@ -112,6 +123,27 @@ def compare_files(
     *,
     batch_size: int = 16,
     workers=None,
+    max_batch_pixels=None,
+    max_image_pixels=None,
 ) -> Iterator[Union[Result, Failure]]:
-    """Score ``(reference, distorted)`` file pairs with full-reference metrics."""
-    return _apply(metrics, "FR", iter_pair_batches, pairs, batch_size, workers)
+    """Score ``(reference, distorted)`` file pairs with full-reference metrics (limits as in :func:`score_files`)."""
+    limits = dict(max_batch_pixels=max_batch_pixels, max_image_pixels=max_image_pixels)
+    return _apply(metrics, "FR", iter_pair_batches, pairs, batch_size, workers, **limits)
+
+
+def prefer_files(
+    metrics: Sequence[Metric],
+    triplets: Sequence[Tuple[Union[str, Path], Union[str, Path], Union[str, Path]]],
+    *,
+    keys: Optional[Sequence[object]] = None,
+    batch_size: int = 16,
+    workers=None,
+    max_batch_pixels=None,
+    max_image_pixels=None,
+) -> Iterator[Union[Result, Failure]]:
+    """2AFC on ``(reference, A, B)`` file triplets: each result holds, per metric, the probability
+    that A is closer to the reference (``metric.prefer``).  ``keys`` name the triplets in the
+    results (default: the three paths); limits as in :func:`score_files`."""
+    make_stream = functools.partial(iter_triplet_batches, keys=keys)
+    limits = dict(max_batch_pixels=max_batch_pixels, max_image_pixels=max_image_pixels)
+    return _apply(metrics, "FR", make_stream, triplets, batch_size, workers, **limits)

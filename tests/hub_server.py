@@ -27,6 +27,7 @@ class HubServer:
     def __init__(self):
         self.files = {}  # (repo_id, filename) -> bytes
         self.raw = {}  # name -> bytes
+        self.cut = {}  # request path -> bytes actually sent (a connection that drops mid-file)
         self.requests = []
         server = self
 
@@ -60,7 +61,7 @@ class HubServer:
                 self.send_header("Content-Type", "application/octet-stream")
                 self.end_headers()
                 if not head_only:
-                    self.wfile.write(data)
+                    self.wfile.write(data[: server.cut.get(path, len(data))])
 
             def do_HEAD(self):
                 self._send(b"", head_only=True)

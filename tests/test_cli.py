@@ -5,6 +5,7 @@ import csv
 import hashlib
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -26,9 +27,11 @@ class CountingMean(NRMetric):
 
     min_size = (8, 8)
     scored = 0
+    batches: list = []
 
     def _score(self, x):
         CountingMean.scored += x.shape[0]
+        CountingMean.batches.append(x.shape[0])
         return x.mean(dim=(1, 2, 3))
 
 
@@ -40,6 +43,7 @@ def toy(monkeypatch):
     )
     monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
     CountingMean.scored = 0
+    CountingMean.batches = []
     return info.name
 
 
@@ -153,6 +157,16 @@ def test_score_file_glob_and_progress(runner, toy, tmp_path):
     assert quiet.stderr == ""
 
 
+def test_max_batch_pixels_splits_batches(runner, toy, tmp_path):
+    for i in range(6):
+        Image.fromarray(_photo(i)).save(tmp_path / f"p{i}.png")  # 24×32 = 768 px each
+    result = runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path), "-j", "0", "--max-batch-pixels", "1.6k"])
+    assert result.exit_code == 0, result.output
+    assert CountingMean.batches == [2, 2, 2]
+    bad = runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path), "--max-batch-pixels", "many"])
+    assert bad.exit_code == 2 and "--max-batch-pixels" in bad.output
+
+
 def test_score_usage_errors(runner, toy, tmp_path):
     assert "no such file" in runner.invoke(cli.main, ["score", "-m", toy, str(tmp_path / "x.png")]).output
     result = runner.invoke(cli.main, ["score", "-m", "psnr", str(tmp_path)])
@@ -239,3 +253,84 @@ def test_download_through_local_hub(runner, hub, monkeypatch):
     assert runner.invoke(cli.main, ["download", "toy-weighted"]).exit_code == 0  # cached: no network
     assert runner.invoke(cli.main, ["download"]).exit_code == 2
     assert "need no weight files" in runner.invoke(cli.main, ["download", "psnr"]).stderr
+
+
+# ------------------------------------------------------------------------- weights: honest availability
+def test_list_and_info_say_whether_weights_can_be_had(runner):
+    rows = {line.split()[0]: line.split(maxsplit=3)[3] for line in runner.invoke(cli.main, ["list"]).output.splitlines()[1:]}
+    assert rows["vtamiq"].startswith("unpublished") and rows["pyramidiqa"].startswith("unpublished")
+    assert rows["vtamiq.kadis"].startswith("drive") and rows["hyperiqa.official"].startswith("drive")
+    assert rows["musiq"].startswith("download") and rows["lpips"].startswith("download")
+    assert rows["psnr"].startswith("none needed")
+    info = runner.invoke(cli.main, ["info", "vtamiq"]).output
+    assert "no published weights: train with `iqa train` or pass `--weights`" in info
+    listed = {m["name"]: m["availability"] for m in json.loads(runner.invoke(cli.main, ["list", "--json"]).output)}
+    assert listed["vtamiq"] == "unpublished" and listed["musiq"] == "download" and listed["ssim"] == "none needed"
+    kadis = json.loads(runner.invoke(cli.main, ["info", "vtamiq.kadis", "--json"]).output)
+    assert "Google Drive" in kadis["availability"] and "gdown" in kadis["availability"]
+
+
+def test_download_of_unpublished_weights_says_so(runner, monkeypatch, tmp_path):
+    monkeypatch.setenv("IQAMETRICS_CACHE", str(tmp_path))
+    monkeypatch.delenv("IQAMETRICS_WEIGHTS_DIR", raising=False)
+    result = runner.invoke(cli.main, ["download", "vtamiq"])
+    assert result.exit_code == 1
+    assert "no published weights" in result.stderr and "vtamiq.pth" in result.stderr
+    assert "github.com" not in result.stderr  # no code page offered as a download
+
+
+def _toy_weighted(monkeypatch, name="toy-weighted", weights=("toy.weights",)):
+    info = MetricInfo(name=name, kind="NR", higher_is_better=True, score_range=(0, 1), paper="t", licence="t",
+                      weights=weights)
+    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
+
+
+def test_download_verify_rechecks_what_is_here(runner, hub, monkeypatch):
+    from pathlib import Path
+
+    from safetensors.torch import save
+
+    data = save({"w": torch.ones(2)})
+    hub.add("org/repo", "toy.safetensors", data)
+    write_manifest(hub, {"toy.weights": {"hf": {"repo_id": "org/repo", "filename": "toy.safetensors"}, "format": "safetensors"}})
+    _toy_weighted(monkeypatch)
+    before = runner.invoke(cli.main, ["download", "--verify", "toy-weighted"])
+    assert before.exit_code == 0 and "toy.weights: not downloaded" in before.stdout
+    fetched = runner.invoke(cli.main, ["download", "toy.weights"])  # a manifest key works too
+    assert fetched.exit_code == 0, fetched.output
+    path = Path(fetched.stdout.split(": ", 1)[1].strip())
+    good = runner.invoke(cli.main, ["download", "--verify", "toy-weighted"])
+    assert good.exit_code == 0 and "toy.weights: ok" in good.stdout and "matches the lock" in good.stdout
+    path.write_bytes(data + b"tampered")
+    bad = runner.invoke(cli.main, ["download", "--verify", "toy-weighted"])
+    assert bad.exit_code == 1 and "toy.weights: FAILED" in bad.stderr and "differs from the file first used" in bad.stderr
+    assert hub.downloads() == [("GET", "/org/repo/resolve/main/toy.safetensors")]
+
+
+def test_download_all_skips_what_cannot_be_fetched_automatically(runner, hub, monkeypatch):
+    from safetensors.torch import save
+
+    monkeypatch.setitem(sys.modules, "gdown", None)  # no Drive client
+    data = save({"w": torch.ones(2)})
+    hub.add("org/repo", "toy.safetensors", data)
+    write_manifest(hub, {
+        "toy.weights": {"hf": {"repo_id": "org/repo", "filename": "toy.safetensors"}, "format": "safetensors"},
+        "toy.drive": {"url": "https://drive.google.com/file/d/XYZ/view", "filename": "d.pth", "format": "pth"},
+        "toy.mine": {"published": False, "filename": "mine.pth", "format": "pth"},
+    })
+    for name, keys in (("toy-a", ("toy.weights",)), ("toy-b", ("toy.drive",)), ("toy-c", ("toy.mine",))):
+        _toy_weighted(monkeypatch, name, keys)
+    monkeypatch.setattr(iqametrics, "list_metrics", lambda kind=None: ["toy-a", "toy-b", "toy-c"])
+    result = runner.invoke(cli.main, ["download", "--all"])
+    assert result.exit_code == 0, result.output
+    assert "toy.weights:" in result.stdout and result.stderr.count("skipped:") == 2
+    assert runner.invoke(cli.main, ["download", "toy-b"]).exit_code == 1  # asked for by name: an error
+
+
+def test_download_with_a_mistyped_weights_dir_fails_once(runner, hub, monkeypatch, tmp_path):
+    write_manifest(hub, {"toy.weights": {"hf": {"repo_id": "org/repo", "filename": "t.safetensors"}, "format": "safetensors"}})
+    _toy_weighted(monkeypatch)
+    monkeypatch.setenv("IQAMETRICS_WEIGHTS_DIR", str(tmp_path / "nowhere"))
+    for args in (["download", "toy-weighted"], ["download", "--verify", "toy-weighted"]):
+        result = runner.invoke(cli.main, args)
+        assert result.exit_code == 1 and result.output.count("does not exist") == 1, result.output

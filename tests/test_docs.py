@@ -36,3 +36,38 @@ def test_readme_quickstart_has_two_commands():
     assert len(commands) == 2, f"the Quickstart should hold exactly two commands, found {commands}"
     assert "iqa score" in commands[0] and "examples/" in commands[0]
     assert "pytest" in commands[1]
+
+
+def _doc_texts():
+    paths = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    return {p: p.read_text() for p in paths if p.is_file()}
+
+
+def test_download_examples_name_metrics_whose_weights_can_be_downloaded():
+    """`iqa download NAMES` in the docs must not send users to weights that do not exist."""
+    import re
+
+    from iqametrics.weights import availability
+
+    examples = 0
+    for path, text in _doc_texts().items():
+        for match in re.finditer(r"^\s*iqa download ((?:[a-z][\w.@-]*\s+)+)", text, re.MULTILINE):
+            for name in match.group(1).split():
+                examples += 1
+                kind = availability(iqametrics.get_info(name).weights)
+                assert kind in ("download", "bundled"), f"{path.name}: `iqa download {name}`: weights are {kind}"
+    assert examples, "no `iqa download` example found"
+
+
+def test_docs_claim_no_pinned_revision_the_manifest_does_not_have():
+    import re
+
+    from iqametrics.weights import load_manifest
+
+    revisions = {e.revision for e in load_manifest().values() if e.repo_id}
+    if all(re.fullmatch(r"[0-9a-f]{40}", r) for r in revisions):
+        pytest.skip("every Hub revision is a commit hash")
+    claim = re.compile(r"revision pinned by|revision the manifest pins|revisions? (?:is|are) pinned|\(revision pinned\)")
+    texts = {**_doc_texts(), REPO / "iqametrics" / "weights.py": (REPO / "iqametrics" / "weights.py").read_text()}
+    for path, text in texts.items():
+        assert not claim.search(text), f"{path.name} claims pinned revisions; the manifest has {sorted(revisions)}"

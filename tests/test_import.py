@@ -23,6 +23,13 @@ def test_listing_metrics_imports_no_heavy_dependency():
     assert not {"timm", "torchvision", "iqametrics.train"} & loaded
 
 
+def test_optional_drive_client_is_never_imported_up_front():
+    """gdown (extra `drive`) is imported only when a Google Drive file is actually downloaded."""
+    code = ("import iqametrics, iqametrics.weights as w; from iqametrics import cli; iqametrics.list_metrics(); "
+            "w.availability_note(iqametrics.get_info('vtamiq.kadis').weights)")
+    assert "gdown" not in _modules_after(code)
+
+
 def test_cli_help_is_light():
     loaded = _modules_after("from iqametrics import cli")
     assert not {"timm", "torchvision", "iqametrics.train"} & loaded

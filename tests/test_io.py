@@ -1,12 +1,24 @@
 """Image decoding (modes, EXIF, 16-bit, broken files) and file discovery."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from iqametrics.io import ImageDecodeError, discover_images, discover_pairs, load_image, pil_to_tensor
+from iqametrics.io import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    ImageDecodeError,
+    ImageTooLargeError,
+    discover_images,
+    discover_pairs,
+    load_image,
+    max_image_pixels,
+    parse_pixel_count,
+    pil_to_tensor,
+)
 
 
 @pytest.fixture
@@ -179,3 +191,62 @@ def test_discover_pairs(tmp_path):
         discover_pairs(tmp_path / "ref", tmp_path / "dist")
     with pytest.raises(ValueError, match="two files or two folders"):
         discover_pairs(tmp_path / "ref" / "a.png", tmp_path / "dist")
+
+
+# ------------------------------------------------------------------------- per-image pixel limit
+@pytest.fixture
+def pillow_limit(monkeypatch):
+    """Pillow's bomb limit shrunk to 1,000 pixels (warning above, error above 2,000) for fast tests."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.delenv("IQAMETRICS_MAX_IMAGE_PIXELS", raising=False)
+
+
+def test_image_over_the_limit_is_refused_with_size_and_remedy(tmp_path, pillow_limit):
+    Image.new("RGB", (60, 50)).save(tmp_path / "huge.png")  # 3,000 px: over Pillow's error limit too
+    with pytest.raises(ImageTooLargeError) as err:
+        load_image(tmp_path / "huge.png", max_pixels=2500)
+    message = str(err.value)
+    assert "huge.png" in message and "60×50 = 3,000 px" in message and "limit of 2,500 px" in message
+    assert "IQAMETRICS_MAX_IMAGE_PIXELS" in message and "max_pixels" in message
+    assert isinstance(err.value, ImageDecodeError)  # scoring reports it as one failed file
+
+
+def test_limit_replaces_pillows_own_check(tmp_path, pillow_limit):
+    """Under our limit nothing of Pillow's fires (warning or error), however small Pillow's is."""
+    Image.new("RGB", (60, 50), (10, 20, 30)).save(tmp_path / "big.png")  # 3,000 px > Pillow's 2,000
+    Image.new("RGB", (30, 50), (10, 20, 30)).save(tmp_path / "mid.png")  # 1,500 px: Pillow would warn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name, shape in (("big.png", (3, 50, 60)), ("mid.png", (3, 50, 30))):
+            x = load_image(tmp_path / name, max_pixels="4k")
+            assert x.shape == shape and torch.all(x[0] == 10 / 255)
+    assert Image.MAX_IMAGE_PIXELS == 1000  # Pillow's setting is left as it was
+
+
+def test_limit_from_environment(tmp_path, pillow_limit, monkeypatch):
+    Image.new("RGB", (40, 30)).save(tmp_path / "a.png")
+    monkeypatch.setenv("IQAMETRICS_MAX_IMAGE_PIXELS", "1k")
+    with pytest.raises(ImageTooLargeError, match="40×30"):
+        load_image(tmp_path / "a.png")
+    monkeypatch.setenv("IQAMETRICS_MAX_IMAGE_PIXELS", "0.0012M")
+    assert load_image(tmp_path / "a.png").shape == (3, 30, 40)
+    monkeypatch.setenv("IQAMETRICS_MAX_IMAGE_PIXELS", "big")
+    with pytest.raises(ValueError, match="IQAMETRICS_MAX_IMAGE_PIXELS"):
+        load_image(tmp_path / "a.png")
+
+
+def test_default_limit_is_pillows_error_threshold(monkeypatch):
+    monkeypatch.delenv("IQAMETRICS_MAX_IMAGE_PIXELS", raising=False)
+    assert max_image_pixels() == DEFAULT_MAX_IMAGE_PIXELS == 2 * 89_478_485
+
+
+@pytest.mark.parametrize("text, count", [(5, 5), ("24000000", 24_000_000), ("24M", 24_000_000), ("24MP", 24_000_000),
+                                         ("1.5e8", 150_000_000), ("500k", 500_000), ("2_000", 2000), ("3px", 3)])
+def test_parse_pixel_count(text, count):
+    assert parse_pixel_count(text) == count
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "lots", "", True, "M"])
+def test_parse_pixel_count_rejects(text):
+    with pytest.raises(ValueError):
+        parse_pixel_count(text)

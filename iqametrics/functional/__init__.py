@@ -7,6 +7,7 @@ function); import helpers from the module path (``from iqametrics.functional.vif
 from types import ModuleType as _ModuleType
 
 # shared primitives
+from ._cache import constant_cache_bytes, set_constant_cache_budget
 from .color import quantize_8bit, rgb_to_gray, rgb_to_y, rgb_to_ycbcr
 from .crops import crop_offsets, extract_crops, image_seed, image_seeds
 from .filters import filter2d, gaussian_kernel1d, gaussian_kernel2d, pad, separable_filter2d

@@ -178,7 +178,7 @@ def mad_detection(dist: Tensor, ref: Tensor) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- appearance index
-@cached_constants(maxsize=4)  # a bank is 20 × H × W: keep only a few sizes
+@cached_constants(maxsize=4)  # a bank is 20 × H × W: the shared byte budget bounds it too
 def _log_gabor_bank(h: int, w: int, device, dtype) -> Tensor:
     """The 5×4 log-Gabor transfer functions of ``gaborconvolve`` (MAD_index.m), fft2 layout."""
     return _make_log_gabor_bank(h, w).to(device=device, dtype=dtype)

@@ -43,7 +43,7 @@ from ..nn.cbam import CBAM
 from ..nn.fpn import FPN
 from ..nn.hypernet import HyperNetHead, target_net
 from ..registry import MetricInfo, register_metric
-from ..weights import WeightsUnavailableError
+from ..weights import load_unpublished
 
 __all__ = ["HyperIQA", "PyramidIQA", "CropProtocol"]
 
@@ -367,13 +367,12 @@ def _hyperiqa_official(*, pretrained: bool = True, **options) -> HyperIQA:
 def _pyramidiqa(*, pretrained: bool = True, **options) -> PyramidIQA:
     metric = PyramidIQA(**options)
     if pretrained:
-        try:
-            metric.load_checkpoint("pyramidiqa")  # a local copy in IQAMETRICS_WEIGHTS_DIR, if any
-        except WeightsUnavailableError:
-            raise WeightsUnavailableError(
-                "PyramidIQA has no published weights. Train it (the author's ms_hyperIQA/train.py, or "
-                "iqametrics.train once it ships the PyramidIQA recipe) and pass the checkpoint with "
-                "weights=PATH (the author's best_model.pkl layout is converted automatically), or put it "
-                "in IQAMETRICS_WEIGHTS_DIR as pyramidiqa_koniq.pth. pretrained=False builds the untrained network."
-            ) from None
+        load_unpublished(
+            metric,
+            "pyramidiqa",
+            "PyramidIQA has no published weights. Train it (the author's ms_hyperIQA/train.py, or "
+            "iqametrics.train once it ships the PyramidIQA recipe) and pass the checkpoint with "
+            "weights=PATH (the author's best_model.pkl layout is converted automatically), or put it "
+            "in IQAMETRICS_WEIGHTS_DIR as pyramidiqa_koniq.pth. pretrained=False builds the untrained network.",
+        )
     return metric

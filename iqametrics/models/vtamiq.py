@@ -38,7 +38,7 @@ from ..metric import FRMetric, group_by_size
 from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..nn.patch_sampling import PATCH_SIZE, CAPSampler, PatchSample, average_pyramid, extract_patches
 from ..nn.rcab import residual_group_vector
-from ..weights import WeightsUnavailableError
+from ..weights import load_unpublished
 from ..registry import MetricInfo, register_metric, with_name
 
 __all__ = ["VTAMIQ", "PAPER_CONFIG", "KADIS_CONFIG", "BACKBONE_WEIGHTS"]
@@ -353,15 +353,14 @@ _INFO = MetricInfo(
 def _vtamiq(*, pretrained: bool = True, **options):
     model = VTAMIQ(**{**PAPER_CONFIG, **options})
     if pretrained:
-        try:
-            model.load_checkpoint("vtamiq")  # a checkpoint of the user's in IQAMETRICS_WEIGHTS_DIR, if any
-        except WeightsUnavailableError:
-            raise WeightsUnavailableError(
-                "VTAMIQ's paper configuration has no published weights. Use create('vtamiq.kadis') for the "
-                "authors' KADIS-700k checkpoint (2022 code; manual download, see `iqa info vtamiq.kadis`), train "
-                "one (iqametrics.train), or supply a checkpoint with weights=PATH or as vtamiq.pth in "
-                "IQAMETRICS_WEIGHTS_DIR. pretrained=False builds the untrained network."
-            ) from None
+        load_unpublished(
+            model,
+            "vtamiq",
+            "VTAMIQ's paper configuration has no published weights. Use create('vtamiq.kadis') for the "
+            "authors' KADIS-700k checkpoint (2022 code; manual download, see `iqa info vtamiq.kadis`), train "
+            "one (iqametrics.train), or supply a checkpoint with weights=PATH or as vtamiq.pth in "
+            "IQAMETRICS_WEIGHTS_DIR. pretrained=False builds the untrained network.",
+        )
     return model
 
 

@@ -32,12 +32,13 @@ import hashlib
 import math
 import struct
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from ..functional._cache import cached_constants
 
 __all__ = [
     "PATCH_SIZE",
@@ -148,7 +149,7 @@ def _levels_8bit(x: Tensor) -> Tensor:
     return (x.detach() * 255.0).clamp_(0.0, 255.0).round_().to(torch.int32)
 
 
-@lru_cache(maxsize=64)
+@cached_constants(maxsize=64)
 def _center_bias(height: int, width: int, sigma_fraction: float) -> Tensor:
     """Gaussian centre bias (max 1 at the image centre) at the centre of every valid patch."""
     sigma = sigma_fraction * min(height, width)
