@@ -6,6 +6,7 @@ from typing import Callable, Dict
 import torch.nn.functional as F
 
 from .. import losses
+from .losses_2afc import two_afc_classification_loss, two_afc_regression_loss
 
 __all__ = ["LOSSES", "get_loss"]
 
@@ -15,6 +16,8 @@ LOSSES: Dict[str, Callable] = {
     "pyramidiqa": losses.pyramidiqa_loss,
     "vtamiq": losses.vtamiq_loss,
     "emd": losses.emd_loss,
+    "2afc_classification": two_afc_classification_loss,
+    "2afc_regression": two_afc_regression_loss,
 }
 
 
