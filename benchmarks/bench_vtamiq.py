@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--n-patches", type=int, default=1024)
     parser.add_argument("--size", default="512x384", help="WIDTHxHEIGHT")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--metrics", nargs="+", default=["vtamiq", "vtamiq.kadis"])
+    parser.add_argument("--metrics", nargs="+", default=["vtamiq.paper", "vtamiq"])
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     device = torch.device(args.device)

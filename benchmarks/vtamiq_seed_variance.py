@@ -66,8 +66,8 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=2)
     parser.add_argument("--pretrained", action="store_true", help="published weights (IQAMETRICS_WEIGHTS_DIR)")
     parser.add_argument("--configs", nargs="+", default=[
-        "vtamiq:random:1024", "vtamiq:systematic:1024", "vtamiq:random:256",
-        "vtamiq:systematic:256", "vtamiq.kadis:systematic:1024", "vtamiq.kadis:random:1024",
+        "vtamiq.paper:random:1024", "vtamiq.paper:systematic:1024", "vtamiq.paper:random:256",
+        "vtamiq.paper:systematic:256", "vtamiq:systematic:1024", "vtamiq:random:1024",
     ], help="METRIC:SAMPLING:PATCHES")
     args = parser.parse_args()
     ref, dist, names = _pairs(args.photos)

@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence
 import click
 
 from ._version import __version__
+from .registry import CREATE_ARGUMENTS
 
 #: defaults that need no download, so ``iqa score photo.jpg`` works offline on a fresh install
 DEFAULT_NR_METRIC = "brisque"
@@ -25,7 +26,7 @@ def _parse_options(pairs: Sequence[str]) -> dict:
         if "=" not in pair:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
         key, value = pair.split("=", 1)
-        if key.strip() in ("pretrained", "device", "weights", "as_loss"):
+        if key.strip() in CREATE_ARGUMENTS:
             # create()'s own arguments: a CLI score always comes from the published (or --weights) model
             raise click.BadParameter(f"{key.strip()!r} is not a metric option here (see --device, --weights)",
                                      param_hint="--option")
@@ -55,7 +56,7 @@ def _resolve_device(device: str) -> str:
 
 def _create_metrics(names: Sequence[str], kind: str, device: str, weights: Optional[str], options: dict):
     import iqametrics
-    from .registry import UnknownMetricError
+    from .registry import OptionError, UnknownMetricError
     from .weights import WeightsError
 
     if weights and len(names) != 1:
@@ -73,7 +74,9 @@ def _create_metrics(names: Sequence[str], kind: str, device: str, weights: Optio
             metrics.append(iqametrics.create(name, device=device, weights=weights, **options))
         except (WeightsError, FileNotFoundError) as exc:
             raise click.ClickException(str(exc)) from None
-        except (TypeError, ValueError) as exc:  # an unknown or invalid --option
+        except OptionError as exc:  # an option the metric does not take, or one its name fixes
+            raise click.UsageError(str(exc)) from None
+        except (TypeError, ValueError) as exc:  # an invalid --option value or --weights
             raise click.UsageError(f"{info.name}: {exc}") from None
     names_seen = [m.name for m in metrics]
     if len(set(names_seen)) != len(names_seen):
@@ -186,22 +189,29 @@ def info_command(name, as_json):
     """Show what is known about a metric and its weights."""
     import dataclasses
 
-    import iqametrics
-    from .registry import UnknownMetricError
+    from .registry import UnknownMetricError, get_config, metric_options
     from .weights import availability_note, get_entry
 
     try:
-        info = iqametrics.get_info(name)
+        config = get_config(name)
     except UnknownMetricError as exc:
         raise click.UsageError(str(exc)) from None
+    info = config.info
     entries = [dataclasses.asdict(get_entry(k)) for k in info.weights]
+    # what the name fixes, the defaults it chooses, and what a user may set
+    construction = {"fixed": dict(config.variant_args), "defaults": dict(config.defaults), "options": metric_options(name)}
     if as_json:
-        click.echo(json.dumps({**info.as_dict(), "availability": availability_note(info.weights), "weight_files": entries}, indent=2))
+        click.echo(json.dumps({**info.as_dict(), "availability": availability_note(info.weights), **construction,
+                               "weight_files": entries}, indent=2))
         return
     for field, value in {**info.as_dict(), "availability": availability_note(info.weights)}.items():
         if field == "weights":
             continue
         click.echo(f"{field:>17}: {value}")
+    for field, value in construction.items():
+        if value:
+            shown = ", ".join(value) if isinstance(value, list) else ", ".join(f"{k}={v!r}" for k, v in value.items())
+            click.echo(f"{field:>17}: {shown}")
     for entry in entries:
         click.echo(f"{'weights':>17}: {entry['key']}")
         for k in ("filename", "repo_id", "revision", "url", "bundled", "sha256", "sha256_prefix", "size", "format", "converter", "licence", "source", "training_data", "notes"):
@@ -228,8 +238,7 @@ def score_command(paths, metric_names, device, batch_size, workers, max_batch_pi
     writer_args = dict(fmt=fmt, key_columns=["path"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     files = [f for f in files if str(f) not in done]
-    records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False,
-                          max_batch_pixels=max_batch_pixels)
+    records = score_files(metrics, files, batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
     _run(records, len(files), writer_args, output, resume, overwrite, quiet, done)
 
 

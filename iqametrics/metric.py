@@ -8,18 +8,25 @@ Subclasses implement one method on a validated float32 batch already on the metr
 Metrics that can take images of different sizes in one forward pass (transformers with padding
 masks, patch samplers) set ``accepts_mixed_sizes = True`` and implement ``_score_list`` on a list
 of [3, H, W] tensors; the others receive one same-size group at a time and the scores are put
-back in input order.
+back in input order.  The same flag tells the file pipeline (:mod:`iqametrics.scoring`) whether
+a batch may mix sizes.
+
+What a metric *is* comes from its class's config table (:mod:`iqametrics.config`): ``metric.info``
+is the :class:`~iqametrics.config.MetricInfo` of the registered name it was built as, whether it
+was built by :func:`iqametrics.create` or directly (``SSIM()``, ``LPIPS(net="vgg")``).
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
+import math
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import ClassVar, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
-from .registry import MetricInfo
+from .config import MetricConfig, MetricInfo
 
 __all__ = ["Metric", "NRMetric", "FRMetric", "RANGE_TOLERANCE", "to_image_list", "ImageTooSmallError"]
 
@@ -33,12 +40,31 @@ class ImageTooSmallError(ValueError):
     """An image is smaller than the metric can score."""
 
 
+def _channels_last_hint(x: Tensor) -> str:
+    """How to fix a tensor in the [H, W, C] / [B, H, W, C] layout of numpy and PIL, or ''."""
+    channels_first = x.shape[-3] in (1, 3) if x.dim() >= 3 else True
+    if x.dim() in (3, 4) and x.shape[-1] in (1, 3, 4) and not channels_first:
+        fix = "x.permute(2, 0, 1)" if x.dim() == 3 else "x.permute(0, 3, 1, 2)"
+        layout = "[H, W, C]" if x.dim() == 3 else "[B, H, W, C]"
+        return (
+            f" It looks like the channels-last layout {layout} of numpy/PIL arrays; tensors must be "
+            f"channels-first: pass {fix}"
+        )
+    return ""
+
+
 def _normalise_tensor(x: Tensor) -> Tensor:
     """[B,C,H,W] / [C,H,W] / [H,W] float or uint8 -> float [B,3,H,W] (grey replicated)."""
     if x.dtype == torch.uint8:
         x = x.float() / 255.0
     elif not torch.is_floating_point(x):
         raise TypeError(f"image tensors must be float in [0, 1] (or uint8), got dtype {x.dtype}")
+    hint = _channels_last_hint(x)
+    if hint:
+        raise ValueError(
+            f"got an image tensor of shape {tuple(x.shape)}; expected [B, 3, H, W], [3, H, W] or [H, W] "
+            f"(1 or 3 channels).{hint}"
+        )
     if x.dim() == 2:
         x = x.unsqueeze(0)
     if x.dim() == 3:
@@ -134,27 +160,129 @@ class Metric(nn.Module):
 
     Class attributes a subclass may set:
         kind: ``"NR"`` or ``"FR"``.
-        accepts_mixed_sizes: ``_score_list`` scores differently sized images in one pass.
+        accepts_mixed_sizes: ``_score_list`` scores differently sized images in one pass (else
+            the base class scores one same-size group at a time, and the file pipeline batches
+            same-size images only).
         min_size: smallest (height, width) the metric can score.
-        resamples_reference: FR only; reference and distorted may differ in size.
         supports_amp: autocast is allowed (``create(..., amp="bf16")``), on CUDA and on CPU.
+        converters: names of converters (``iqametrics.convert``) that can produce this layout.
+
+    ``configs`` is the class's config table, set by :func:`iqametrics.registry.register_metrics`.
+
+    Args:
+        amp: ``"bf16"`` / ``"fp16"`` autocast (only if ``supports_amp``).
+        variant: the registered name being built (``create`` passes it to classes that serve
+            several names); ``None``: the first config of the class whose ``variant_args`` agree
+            with ``variant_args`` (the only one, for a class serving one name).
+        variant_args: the constructor's arguments that select a variant (a subclass serving
+            several names passes them, e.g. ``{"net": net}``).
     """
 
     kind: str = "NR"
     accepts_mixed_sizes: bool = False
     min_size: tuple = (1, 1)
-    resamples_reference: bool = False
     supports_amp: bool = False
+    converters: tuple = ()
+    configs: ClassVar[Mapping[str, MetricConfig]] = {}
 
-    def __init__(self, *, amp: Optional[str] = None):
+    def __init__(self, *, amp: Optional[str] = None, variant: Optional[str] = None,
+                 variant_args: Optional[Mapping] = None):
         super().__init__()
         # an empty buffer so that .to(device) is tracked by metrics without parameters
         self.register_buffer("_device_anchor", torch.empty(0), persistent=False)
-        self.info: Optional[MetricInfo] = None
+        self.config: Optional[MetricConfig] = self._select_config(variant, dict(variant_args or {}))
+        #: scores keep their autograd graph (create(..., differentiable=True) or as_loss=True)
+        self.differentiable = False
+        #: forward returns a loss to minimise (see :meth:`loss`)
         self.as_loss = False
         self.amp_dtype = _parse_amp(amp) if amp else None
         if self.amp_dtype is not None and not self.supports_amp:
             raise ValueError(f"{type(self).__name__} does not support AMP (amp={amp!r})")
+
+    # ------------------------------------------------------------------ what the metric is
+    @classmethod
+    def _own_configs(cls) -> Mapping[str, MetricConfig]:
+        # only the class's own table: an unregistered subclass is not the registered metric
+        return cls.__dict__.get("configs", {})
+
+    @classmethod
+    def _select_config(cls, variant: Optional[str], variant_args: dict) -> Optional[MetricConfig]:
+        configs = cls._own_configs()
+        if variant is not None:
+            config = next((c for c in configs.values() if variant in c.names), None)
+            if config is None:
+                known = ", ".join(configs) or "none"
+                raise ValueError(f"{cls.__name__} does not build {variant!r} (it builds: {known})")
+            clash = {k: v for k, v in variant_args.items() if k in config.variant_args and config.variant_args[k] != v}
+            if clash:
+                raise ValueError(
+                    f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in clash.items())}) is not {config.name} "
+                    f"({', '.join(f'{k}={config.variant_args[k]!r}' for k in clash)})"
+                )
+            return config
+        for config in configs.values():
+            if all(config.variant_args.get(k, v) == v for k, v in variant_args.items()):
+                return config
+        return None  # a configuration no registered name describes
+
+    @classmethod
+    def variant_keys(cls) -> FrozenSet[str]:
+        """Constructor arguments that select one of this class's registered variants."""
+        return frozenset(k for config in cls._own_configs().values() for k in config.variant_args)
+
+    @property
+    def info(self) -> Optional[MetricInfo]:
+        """The :class:`MetricInfo` of the registered name this metric is (None if none is)."""
+        return self.config.info if self.config is not None else None
+
+    @classmethod
+    def from_config(cls, config: MetricConfig, *, pretrained: bool, **arguments) -> "Metric":
+        """Build the registered variant ``config``; ``create`` calls this with the config's
+        ``variant_args`` and ``defaults`` and the user's options in ``arguments``.
+
+        Default: construct (passing ``variant=config.name`` when the class serves several
+        names), then load every manifest key of ``config.weights`` if ``pretrained``.  Override to
+        change what building means (e.g. weights shipped in the package that load even when
+        ``pretrained`` is false, or a friendlier error for weights nobody published).
+        """
+        metric = cls.build_variant(config, **arguments)
+        if pretrained:
+            for key in config.weights:
+                metric.load_checkpoint(key)
+        return metric
+
+    @classmethod
+    def build_variant(cls, config: MetricConfig, **arguments) -> "Metric":
+        """Construct the variant ``config`` from ``arguments`` (untrained).  A class serving one
+        name needs no ``variant`` argument; one serving several must pass it to ``Metric.__init__``."""
+        several = len(cls._own_configs()) > 1
+        metric = cls(variant=config.name, **arguments) if several else cls(**arguments)
+        if metric.config is not config:
+            raise RuntimeError(
+                f"{cls.__name__} was built for {config.name!r} but says it is {metric.name!r}: its constructor "
+                f"must pass variant= (and the arguments that select a variant) to Metric.__init__"
+            )
+        return metric
+
+    @classmethod
+    def option_names(cls) -> FrozenSet[str]:
+        """Keyword arguments the constructor accepts, following ``**kwargs`` up the class chain.
+
+        A subclass that forwards ``**kwargs`` somewhere else (a function, a network) adds that
+        target's parameters.  ``amp`` is listed only for classes that support it.
+        """
+        names = set()
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass) or klass is nn.Module:
+                continue
+            params = inspect.signature(vars(klass)["__init__"]).parameters.values()
+            names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                break
+        names -= {"self", "variant", "variant_args"}
+        if not cls.supports_amp:
+            names.discard("amp")
+        return frozenset(names)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -189,7 +317,7 @@ class Metric(nn.Module):
         return out
 
     def _grad_context(self):
-        if self.as_loss:
+        if self.differentiable or self.as_loss:
             return contextlib.nullcontext()
         return torch.inference_mode()
 
@@ -198,9 +326,6 @@ class Metric(nn.Module):
         if self.amp_dtype is not None and self.device.type in ("cuda", "cpu"):
             return torch.autocast(self.device.type, dtype=self.amp_dtype)
         return contextlib.nullcontext()
-
-    #: names of converters (``iqametrics.convert``) that can produce this metric's layout
-    converters: tuple = ()
 
     def load_checkpoint(self, source) -> "Metric":
         """Load weights from a local file or a manifest key, converting upstream layouts.
@@ -247,12 +372,22 @@ class Metric(nn.Module):
                 f"({', '.join(unexpected[:5])}{'...' if len(unexpected) > 5 else ''})"
             )
 
-    @staticmethod
-    def _finish(scores: Tensor, n: int) -> Tensor:
+    def _finish(self, scores: Tensor, n: int) -> Tensor:
         scores = scores.reshape(-1).float()
         if scores.numel() != n:
             raise RuntimeError(f"metric returned {scores.numel()} scores for {n} images")
-        return scores
+        return self.loss(scores) if self.as_loss else scores
+
+    def loss(self, scores: Tensor) -> Tensor:
+        """Scores as a loss to minimise (what ``create(..., as_loss=True)`` returns), oriented by
+        ``info``: a distance as it is; a similarity with a finite best value ``b``: ``b - score``
+        (``1 - SSIM``); an unbounded similarity: ``-score``."""
+        if self.info is None:
+            raise ValueError(f"{self.name} is not a registered metric: its direction and range are unknown")
+        if not self.info.higher_is_better:
+            return scores
+        best = self.info.score_range[1]
+        return best - scores if math.isfinite(best) else -scores
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}" if self.info is not None else ""
@@ -267,6 +402,17 @@ def _parse_amp(amp) -> torch.dtype:
     raise ValueError(f"amp must be 'bf16' or 'fp16', got {amp!r}")
 
 
+def _describe(x) -> str:
+    """A short description of what was passed as images (for error messages)."""
+    if isinstance(x, Tensor):
+        return f"a tensor of shape {tuple(x.shape)}"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of {len(x)}"
+    if isinstance(x, (str, Path)):
+        return f"the path {str(x)!r}"
+    return f"a {type(x).__name__}"
+
+
 class NRMetric(Metric):
     """No-reference metric: ``m(images) -> scores [B]``."""
 
@@ -276,18 +422,33 @@ class NRMetric(Metric):
         raise NotImplementedError
 
     def _score_list(self, images: List[Tensor]) -> Tensor:
-        """Scores for differently sized images; default: one pass per same-size group."""
+        """Scores of differently sized images in one pass (subclasses with ``accepts_mixed_sizes``)."""
+        raise NotImplementedError(f"{type(self).__name__} sets accepts_mixed_sizes but has no _score_list")
+
+    def _score_by_size(self, images: List[Tensor]) -> Tensor:
         scores = torch.empty(len(images), device=self.device)
-        for (_, _), idx in group_by_size(images).items():
+        for idx in group_by_size(images).values():
             batch = torch.stack([images[i] for i in idx])
             scores[idx] = self._score(batch).reshape(-1).to(scores.dtype)
         return scores
 
-    def forward(self, images) -> Tensor:
+    def forward(self, images, *more, **keywords) -> Tensor:
+        if more or keywords:
+            passed = [_describe(images)] + [_describe(m) for m in more]
+            passed += [f"{k}={_describe(v)}" for k, v in keywords.items()]
+            raise TypeError(
+                f"{self.name} is a no-reference metric: call it with one argument, m(images), where images is "
+                f"one image, a [B, 3, H, W] batch or a list; got {len(passed)} arguments ({'; '.join(passed)}). "
+                f"To score several images pass them as one list or batch; to compare an image with a "
+                f"reference use a full-reference metric (iqametrics.list_metrics('FR'))."
+            )
         with self._grad_context():
             x = self._prepare(images, "images")
             with self._amp_context():
-                scores = self._score(x) if isinstance(x, Tensor) else self._score_list(x)
+                if isinstance(x, Tensor):
+                    scores = self._score(x)
+                else:
+                    scores = self._score_list(x) if self.accepts_mixed_sizes else self._score_by_size(x)
             return self._finish(scores, len(x))
 
 
@@ -319,11 +480,12 @@ class FRMetric(Metric):
         return preference_from_scores(self(a, ref), self(b, ref), self.info.higher_is_better, scale=scale)
 
     def _score_list(self, dists: List[Tensor], refs: List[Tensor]) -> Tensor:
+        """Scores of differently sized pairs in one pass (subclasses with ``accepts_mixed_sizes``)."""
+        raise NotImplementedError(f"{type(self).__name__} sets accepts_mixed_sizes but has no _score_list")
+
+    def _score_by_size(self, dists: List[Tensor], refs: List[Tensor]) -> Tensor:
         scores = torch.empty(len(dists), device=self.device)
-        groups: dict = {}
-        for i, (d, r) in enumerate(zip(dists, refs)):
-            groups.setdefault((tuple(d.shape), tuple(r.shape)), []).append(i)
-        for idx in groups.values():
+        for idx in group_by_size(dists).values():
             scores[idx] = self._score(
                 torch.stack([dists[i] for i in idx]), torch.stack([refs[i] for i in idx])
             ).reshape(-1).to(scores.dtype)
@@ -337,16 +499,17 @@ class FRMetric(Metric):
             refs = self._prepare(ref, "reference images")
             if len(dists) != len(refs):
                 raise ValueError(f"got {len(dists)} distorted images but {len(refs)} references")
-            if not self.resamples_reference:
-                for i, (d, r) in enumerate(zip(dists, refs)):
-                    if d.shape != r.shape:
-                        raise ValueError(
-                            f"pair {i}: distorted image is {d.shape[-1]}×{d.shape[-2]} but its reference is "
-                            f"{r.shape[-1]}×{r.shape[-2]}; {self.name} needs images of the same size"
-                        )
+            for i, (d, r) in enumerate(zip(dists, refs)):
+                if d.shape != r.shape:
+                    raise ValueError(
+                        f"pair {i}: distorted image is {d.shape[-1]}×{d.shape[-2]} but its reference is "
+                        f"{r.shape[-1]}×{r.shape[-2]}; {self.name} needs images of the same size"
+                    )
             with self._amp_context():
-                if isinstance(dists, Tensor) and isinstance(refs, Tensor) and dists.shape == refs.shape:
+                if isinstance(dists, Tensor) and isinstance(refs, Tensor):
                     scores = self._score(dists, refs)
-                else:
+                elif self.accepts_mixed_sizes:
                     scores = self._score_list(list(dists), list(refs))
+                else:
+                    scores = self._score_by_size(list(dists), list(refs))
             return self._finish(scores, len(dists))

@@ -1,81 +1,47 @@
-"""Metric registry: names -> (MetricInfo, factory), and ``create``/``list_metrics``.
+"""Metric registry: names -> (config, metric class), and ``create``/``list_metrics``/``get_info``.
 
-Model modules register their factories with :func:`register_metric` when
-``iqametrics.models`` is imported.  That import happens lazily, on the first call of
-:func:`list_metrics`, :func:`get_info` or :func:`create`, so ``import iqametrics`` stays cheap.
-Model modules must not import timm or torchvision at module level for the same reason.
+Model modules declare a config table (:func:`iqametrics.config.metric_configs`) and register it
+with :func:`register_metrics` when ``iqametrics.models`` is imported.  That import happens
+lazily, on the first call of :func:`list_metrics`, :func:`get_info` or :func:`create`, so
+``import iqametrics`` stays cheap.  Model modules must not import timm or torchvision at module
+level for the same reason.
+
+The registry never imports :mod:`iqametrics.metric`: a registered class is used through what
+every :class:`~iqametrics.metric.Metric` has (``configs``, ``option_names()``, ``from_config()``).
 """
 from __future__ import annotations
 
 import difflib
-import math
 import importlib
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable, Optional, Tuple
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .metric import Metric
+from .config import KINDS, MetricConfig, MetricInfo
 
-__all__ = ["MetricInfo", "register_metric", "create", "list_metrics", "get_info", "UnknownMetricError"]
+__all__ = [
+    "MetricInfo",
+    "MetricConfig",
+    "OptionError",
+    "register_metrics",
+    "create",
+    "list_metrics",
+    "get_info",
+    "get_config",
+    "metric_options",
+    "UnknownMetricError",
+]
 
-KINDS = ("FR", "NR")
+#: create()'s own arguments (never metric options)
+CREATE_ARGUMENTS = ("device", "pretrained", "weights", "as_loss", "differentiable")
+#: option names that would select another registered variant of the same model
+_SELECTORS = ("tag", "variant")
 
 
 @dataclass(frozen=True)
-class MetricInfo:
-    """What a user needs to know about a registered metric.
-
-    ``name`` is the canonical name (the bare name for a metric's default tag, ``name.tag``
-    otherwise); ``aliases`` are other names that resolve to it (``musiq.koniq`` for ``musiq``).
-    ``weights`` lists the manifest keys the pretrained metric downloads (empty: needs none).
-    ``differentiable`` says whether ``create(..., as_loss=True)`` is supported.
-    """
-
-    name: str
-    kind: str
-    higher_is_better: bool
-    score_range: Tuple[float, float]
-    paper: str
-    licence: str
-    weights: Tuple[str, ...] = ()
-    differentiable: bool = False
-    description: str = ""
-    aliases: Tuple[str, ...] = ()
-    notes: str = ""
-
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"MetricInfo.kind must be one of {KINDS}, got {self.kind!r}")
-        lo, hi = self.score_range
-        if not lo <= hi:
-            raise ValueError(f"MetricInfo.score_range must be (low, high), got {self.score_range!r}")
-
-    @property
-    def needs_download(self) -> bool:
-        return bool(self.weights)
-
-    def as_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "higher_is_better": self.higher_is_better,
-            # JSON has no infinity: an unbounded end is null
-            "score_range": [v if math.isfinite(v) else None for v in self.score_range],
-            "paper": self.paper,
-            "licence": self.licence,
-            "weights": list(self.weights),
-            "differentiable": self.differentiable,
-            "description": self.description,
-            "aliases": list(self.aliases),
-            "notes": self.notes,
-        }
-
-
-@dataclass
-class _Entry:
-    info: MetricInfo
-    factory: Callable[..., "Metric"]
-    defaults: dict = field(default_factory=dict)
+class _Registered:
+    config: MetricConfig
+    metric_class: Any  # a Metric subclass
 
 
 _REGISTRY: dict = {}
@@ -90,25 +56,23 @@ class UnknownMetricError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def register_metric(info: MetricInfo, **defaults) -> Callable:
-    """Decorator registering ``factory(*, pretrained: bool, **options) -> Metric`` under ``info.name``.
+class OptionError(TypeError):
+    """An option the metric does not take, or one its registered name fixes."""
 
-    ``defaults`` are keyword options passed to the factory for this name (so one factory serves
-    several tags, e.g. ``register_metric(info_spaq, tag="spaq")``).  The factory builds the
-    metric without touching the network when ``pretrained`` is false.
-    """
 
-    def decorator(factory: Callable) -> Callable:
-        names = (info.name,) + tuple(info.aliases)
-        for name in names:
+def register_metrics(metric_class, configs: Mapping[str, MetricConfig]) -> None:
+    """Register every name of ``configs`` (a table from :func:`~iqametrics.config.metric_configs`)
+    as built by ``metric_class``, and make the table the class's ``configs`` (so that a metric
+    built directly, ``SSIM()``, knows its :class:`MetricInfo` too)."""
+    for config in configs.values():
+        for name in config.names:
             if name in _REGISTRY or name in _ALIASES:
                 raise ValueError(f"metric name {name!r} is registered twice")
-        _REGISTRY[info.name] = _Entry(info=info, factory=factory, defaults=dict(defaults))
-        for alias in info.aliases:
-            _ALIASES[alias] = info.name
-        return factory
-
-    return decorator
+    metric_class.configs = dict(configs)
+    for config in configs.values():
+        _REGISTRY[config.name] = _Registered(config, metric_class)
+        for alias in config.info.aliases:
+            _ALIASES[alias] = config.name
 
 
 def _ensure_models_imported() -> None:
@@ -118,7 +82,7 @@ def _ensure_models_imported() -> None:
         _MODELS_IMPORTED = True
 
 
-def _resolve(name: str) -> _Entry:
+def _resolve(name: str) -> _Registered:
     _ensure_models_imported()
     if not isinstance(name, str):
         raise TypeError(f"metric name must be a string, got {type(name).__name__}")
@@ -142,12 +106,89 @@ def list_metrics(kind: Optional[str] = None) -> list:
         kind = kind.upper()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS} or None, got {kind!r}")
-    return sorted(n for n, e in _REGISTRY.items() if kind is None or e.info.kind == kind)
+    return sorted(n for n, e in _REGISTRY.items() if kind is None or e.config.info.kind == kind)
 
 
 def get_info(name: str) -> MetricInfo:
     """The :class:`MetricInfo` of a metric, without building it."""
-    return _resolve(name).info
+    return _resolve(name).config.info
+
+
+def get_config(name: str) -> MetricConfig:
+    """The :class:`MetricConfig` of a metric (its info, variant arguments and defaults)."""
+    return _resolve(name).config
+
+
+def metric_options(name: str) -> list:
+    """The options ``create(name, ...)`` accepts, sorted (what a name fixes is not among them)."""
+    entry = _resolve(name)
+    return sorted(entry.metric_class.option_names() - entry.metric_class.variant_keys())
+
+
+def _registered_name_for(entry: _Registered, key: str, value) -> list:
+    """Registered names of the same model that ``key=value`` would select."""
+    siblings = list(entry.metric_class.configs.values())
+    if key in _SELECTORS:
+        base = entry.config.name.split(".")[0]
+        wanted = {str(value).lower(), f"{base}.{str(value).lower()}"}
+        return [c.name for c in siblings if wanted & set(c.names)]
+    return [c.name for c in siblings if key in c.variant_args and c.variant_args[key] == value]
+
+
+def _check_options(entry: _Registered, options: Mapping[str, Any]) -> None:
+    config, cls = entry.config, entry.metric_class
+    fixed = cls.variant_keys()
+    name = config.name
+    for key, value in options.items():
+        if key in fixed or key in _SELECTORS:
+            targets = [t for t in _registered_name_for(entry, key, value) if t != name]
+            what = f"{key}={value!r}"
+            own = config.variant_args.get(key)
+            fixed_at = f" (it means {key}={own!r})" if own is not None else ""
+            if targets:
+                use = " or ".join(repr(t) for t in targets)
+                raise OptionError(
+                    f"{what} would change which model {name!r} means{fixed_at}: use the registered name {use} "
+                    f"instead (create({targets[0]!r}); CLI: -m {targets[0]})"
+                )
+            registered = ", ".join(c.name for c in cls.configs.values())
+            raise OptionError(
+                f"{what} would change which model {name!r} means{fixed_at}; no registered name has it. "
+                f"Registered variants of this model: {registered}"
+            )
+    valid = cls.option_names() - fixed
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        listed = ", ".join(sorted(valid)) or "none"
+        amp = " (it does not support AMP)" if "amp" in unknown else ""
+        raise OptionError(
+            f"{name} has no option {', '.join(repr(k) for k in unknown)}{amp}; its options are: {listed}"
+        )
+
+
+def _check_weights(entry: _Registered, weights) -> None:
+    """A metric without learned weights takes none; a manifest key must be one of the metric's own."""
+    info = entry.config.info
+    if not info.weights:
+        raise ValueError(
+            f"{info.name} has no learned weights, so it takes no weights= (CLI: --weights); got {str(weights)!r}"
+        )
+    text = str(weights)
+    if Path(text).expanduser().exists():
+        return
+    from .weights import load_manifest
+
+    if text not in load_manifest():
+        return  # neither a file nor a key: loading says so
+    own = set(info.weights)
+    if text in own or text.split("@", 1)[0] in own:
+        return
+    owners = [e.config.name for e in _REGISTRY.values() if text.split("@", 1)[0] in e.config.info.weights]
+    whose = f"it belongs to {', '.join(owners)}" if owners else "it is not the weights of any metric"
+    raise ValueError(
+        f"manifest key {text!r} is not one of {info.name}'s weights ({', '.join(info.weights)}): {whose}. "
+        f"Scores of other weights would be printed under {info.name}'s name; create the metric they belong to."
+    )
 
 
 def create(
@@ -157,8 +198,9 @@ def create(
     weights=None,
     *,
     as_loss: bool = False,
+    differentiable: bool = False,
     **options,
-) -> "Metric":
+):
     """Build a metric by name.
 
     Args:
@@ -167,32 +209,38 @@ def create(
         pretrained: load the published weights (downloaded once through the Hugging Face Hub,
             see ``docs/weights.md``).  ``False`` builds the architecture with its initial
             (random or seeded) weights without touching the network.
-        weights: a local checkpoint file or a manifest key, in our layout or any upstream layout
-            the metric's converters know; overrides ``pretrained``.
-        as_loss: keep gradients (only for metrics whose ``info.differentiable`` is true).
-        **options: metric-specific options (see the metric's model card).
+        weights: a local checkpoint file or one of the metric's manifest keys, in our layout or
+            any upstream layout the metric's converters know; overrides ``pretrained``.  Metrics
+            without learned weights take none.
+        as_loss: return a loss to minimise, with gradients (metrics whose ``info.differentiable``
+            is true): a distance as it is; a similarity with a finite best value ``b`` as
+            ``b - score`` (``1 - SSIM``); an unbounded one as ``-score``.
+        differentiable: return the metric's own scores, with gradients.
+        **options: metric-specific options (see the metric's model card and
+            :func:`metric_options`).  What the name fixes (its variant, weights, head or output
+            scale) is not an option: another registered name is.
     """
     entry = _resolve(name)
-    info = entry.info
-    if as_loss and not info.differentiable:
+    config = entry.config
+    info = config.info
+    if (as_loss or differentiable) and not info.differentiable:
+        flag = "as_loss" if as_loss else "differentiable"
         raise ValueError(
-            f"{info.name} is not differentiable and cannot be used as a loss; "
-            f"differentiable metrics: {', '.join(n for n in list_metrics() if get_info(n).differentiable)}"
+            f"{info.name} is not differentiable ({flag}=True); differentiable metrics: "
+            f"{', '.join(n for n in list_metrics() if get_info(n).differentiable)}"
         )
-    kwargs = {**entry.defaults, **options}
-    metric = entry.factory(pretrained=bool(pretrained) and weights is None, **kwargs)
-    metric.info = info
-    metric.as_loss = bool(as_loss)
+    _check_options(entry, options)
+    if weights is not None:
+        _check_weights(entry, weights)
+    arguments = {**config.defaults, **options, **config.variant_args}
+    metric = entry.metric_class.from_config(config, pretrained=bool(pretrained) and weights is None, **arguments)
     if weights is not None:
         metric.load_checkpoint(weights)
     if device is not None:
         metric = metric.to(device)
     metric.eval()
-    if not as_loss:
+    metric.differentiable = bool(as_loss or differentiable)
+    metric.as_loss = bool(as_loss)
+    if not metric.differentiable:
         metric.requires_grad_(False)
     return metric
-
-
-def with_name(info: MetricInfo, name: str, **changes) -> MetricInfo:
-    """A copy of ``info`` under another name (for registering tagged variants)."""
-    return replace(info, name=name, **changes)

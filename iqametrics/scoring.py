@@ -2,9 +2,14 @@
 
 This is what ``iqa score``, ``iqa compare`` and ``iqa prefer`` run, usable from Python as well::
 
+    from iqametrics.io import discover_images
     from iqametrics.scoring import score_files
-    for record in score_files([iqametrics.create("musiq")], ["photos/"]):
+    for record in score_files([iqametrics.create("musiq")], discover_images(["photos/"])):
         ...
+
+Finding the files is the caller's job (:func:`~iqametrics.io.discover_images`,
+:func:`~iqametrics.io.discover_pairs`), done once: the CLI needs the list anyway, to count
+and to skip what ``--resume`` finds done.
 
 Each yielded record is a :class:`Result` (the scores of one input under every metric) or a
 :class:`~iqametrics.batching.Failure` (an input that could not be scored, with the reason).
@@ -21,7 +26,6 @@ from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple, Union
 import torch
 
 from .batching import Batch, Failure, iter_image_batches, iter_pair_batches, iter_triplet_batches
-from .io import discover_images
 from .metric import Metric, check_min_size
 
 __all__ = ["Result", "score_files", "compare_files", "prefer_files", "run_metrics"]
@@ -99,20 +103,18 @@ def _apply(metrics: Sequence[Metric], kind: str, make_stream, inputs, batch_size
 
 def score_files(
     metrics: Sequence[Metric],
-    paths: Sequence[Union[str, Path]],
+    files: Sequence[Union[str, Path]],
     *,
     batch_size: int = 16,
     workers=None,
-    discover: bool = True,
     max_batch_pixels=None,
     max_image_pixels=None,
 ) -> Iterator[Union[Result, Failure]]:
-    """Score image files (or folders/globs when ``discover``) with no-reference metrics.
+    """Score image files with no-reference metrics (folders and globs: :func:`~iqametrics.io.discover_images`).
 
     ``max_batch_pixels`` and ``max_image_pixels`` bound memory (see :mod:`iqametrics.batching`
     and :func:`iqametrics.io.load_image`; defaults 8 MP per batch and 179 MP per image).
     """
-    files = discover_images(paths) if discover else [Path(p) for p in paths]
     limits = dict(max_batch_pixels=max_batch_pixels, max_image_pixels=max_image_pixels)
     return _apply(metrics, "NR", iter_image_batches, files, batch_size, workers, **limits)
 

@@ -9,7 +9,7 @@ Unless a row says otherwise, the values come from chaofengc/IQA-PyTorch
 (conventions in that folder's ``ResultsCalibra.md``: the authors' MATLAB code on
 ``rgb2gray(imread(...))``, SSIM with its automatic downsampling removed, PSNR from scikit-image
 on RGB).  Each row carries the options that reproduce the convention its score was computed with;
-our defaults are explained in the model cards (docs/models/classic_fr.md, classic_fr_b.md,
+our defaults are explained in the model cards (docs/models/classic_fr.md, vif_nlpd_mad.md,
 classic_nr.md).
 
 Tolerances: half a unit of the last published digit for rounded scores; float32 precision (or the
@@ -107,7 +107,7 @@ REFERENCES: Tuple[Reference, ...] = (
     # calibration_summary.csv lists it identical to pyiqa's own port, and ResultsCalibra.md notes
     # that the MATLAB MAD was not available to them.  These values come from running the official
     # MAD_index.m (2011 release, imfilter local MSE) with its ical_std.c / ical_stat.c compiled by
-    # mkoctfile, in GNU Octave 7.3, on the 8-bit rgb2gray images (docs/models/classic_fr_b.md).
+    # mkoctfile, in GNU Octave 7.3, on the 8-bit rgb2gray images (docs/models/vif_nlpd_mad.md).
     # 1e-5 relative: FFT rounding noise in flat areas feeds the block skewness/kurtosis.
     Reference("mad", (152.717736742, 0.0, 0.0, 88.0736529338, 113.85031676), "MAD_index.m run in GNU Octave 7.3", rtol=1e-5, atol=1e-6),
     Reference("mad", (195.2796, 80.8379, 30.3918, 84.3542, 202.2371), f"{_CSV} 'mad' row = pyiqa 0.1.16's own port", checked=False),

@@ -42,6 +42,16 @@ def pristine_paths(shared_data):
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module of tests on small inputs: on a shared, oversubscribed
+    machine every small parallel op waits for descheduled OpenMP threads (~50 ms an op)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def rng() -> torch.Generator:
     return torch.Generator().manual_seed(0)
@@ -73,3 +83,19 @@ def hub(monkeypatch, tmp_path):
         weights._manifest_cached.cache_clear()
         yield server
         weights._manifest_cached.cache_clear()
+
+
+@pytest.fixture
+def register_toy(monkeypatch):
+    """Register a toy metric class under ``info.name`` for one test: ``register_toy(cls, info)``."""
+    from iqametrics import registry
+    from iqametrics.config import MetricConfig
+
+    def register(metric_class, info):
+        config = MetricConfig(info)
+        registry._ensure_models_imported()
+        monkeypatch.setitem(registry._REGISTRY, info.name, registry._Registered(config, metric_class))
+        monkeypatch.setattr(metric_class, "configs", {info.name: config}, raising=False)
+        return config
+
+    return register

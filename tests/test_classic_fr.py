@@ -1,4 +1,4 @@
-"""Classic full-reference metrics, part A: PSNR, SSIM, MS-SSIM, GMSD, FSIM/FSIMc, VSI.
+"""Classic full-reference metrics: PSNR, SSIM, MS-SSIM, GMSD, FSIM/FSIMc, VSI (models/classic_fr.py).
 
 Properties on real photos (identity, monotonicity under blur/noise/JPEG, batch invariance,
 dtype, gradients) and comparisons with permissively licensed implementations (scikit-image,
@@ -132,11 +132,11 @@ def test_cuda_scores_equal_cpu_scores(name, photos):  # pragma: no cover - needs
 
 
 @pytest.mark.parametrize("name", FR_METRICS)
-def test_as_loss_gives_the_same_scores_and_finite_gradients(name, photos):
+def test_differentiable_gives_the_same_scores_and_finite_gradients(name, photos):
     assert iqametrics.get_info(name).differentiable
     dist = _blur(photos, 1.0)
     plain = _metric(name)(dist, photos)
-    loss_metric = _metric(name, as_loss=True)
+    loss_metric = _metric(name, differentiable=True)
     x = dist.clone().requires_grad_(True)
     scores = loss_metric(x, photos)
     torch.testing.assert_close(scores.detach(), plain, rtol=1e-6, atol=1e-6)
@@ -146,7 +146,7 @@ def test_as_loss_gives_the_same_scores_and_finite_gradients(name, photos):
 
 @pytest.mark.parametrize("name", FR_METRICS)
 def test_a_gradient_step_improves_the_score(name, photos):
-    m = _metric(name, as_loss=True)
+    m = _metric(name, differentiable=True)
     x = _noise(photos, 0.1).requires_grad_(True)
     before = m(x, photos)
     sign = 1.0 if m.info.higher_is_better else -1.0

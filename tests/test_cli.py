@@ -15,7 +15,6 @@ from PIL import Image
 
 import iqametrics
 from iqametrics import cli
-from iqametrics import registry
 from iqametrics.metric import NRMetric
 from iqametrics.registry import MetricInfo
 
@@ -36,12 +35,12 @@ class CountingMean(NRMetric):
 
 
 @pytest.fixture
-def toy(monkeypatch):
+def toy(register_toy):
     info = MetricInfo(
         name="toy-mean", kind="NR", higher_is_better=True, score_range=(0, 1), paper="test", licence="test",
         description="mean level (test only)",
     )
-    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
+    register_toy(CountingMean, info)
     CountingMean.scored = 0
     CountingMean.batches = []
     return info.name
@@ -178,7 +177,7 @@ def test_score_usage_errors(runner, toy, tmp_path):
     assert result.exit_code == 2
     # invalid metric options are usage errors with the metric's message, not tracebacks
     result = runner.invoke(cli.main, ["score", "-m", "brisque", str(tmp_path / "a.png"), "--option", "amp=bf16"])
-    assert result.exit_code == 2 and "does not support AMP" in result.output
+    assert result.exit_code == 2 and "does not support AMP" in result.output and "quantize" in result.output
     result = runner.invoke(cli.main, ["score", "-m", "brisque", str(tmp_path / "a.png"), "--option", "nonsense=1"])
     assert result.exit_code == 2 and "nonsense" in result.output
     # an untrained network's "score" is never printed as a metric's
@@ -234,7 +233,7 @@ def test_compare_resume(runner, tmp_path):
     assert sorted(out.read_text().splitlines()) == sorted(lines)
 
 
-def test_download_through_local_hub(runner, hub, monkeypatch):
+def test_download_through_local_hub(runner, hub, monkeypatch, register_toy):
     from safetensors.torch import save
 
     data = save({"w": torch.ones(2)})
@@ -244,7 +243,7 @@ def test_download_through_local_hub(runner, hub, monkeypatch):
         "sha256": hashlib.sha256(data).hexdigest(), "format": "safetensors"}})
     info = MetricInfo(name="toy-weighted", kind="NR", higher_is_better=True, score_range=(0, 1), paper="t", licence="t",
                       weights=("toy.weights",))
-    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
+    register_toy(type("WeightedMean", (CountingMean,), {}), info)
     result = runner.invoke(cli.main, ["download", "toy-weighted"])
     assert result.exit_code == 0, result.output
     assert "toy.weights:" in result.stdout and "toy.safetensors" in result.stdout
@@ -258,14 +257,14 @@ def test_download_through_local_hub(runner, hub, monkeypatch):
 # ------------------------------------------------------------------------- weights: honest availability
 def test_list_and_info_say_whether_weights_can_be_had(runner):
     rows = {line.split()[0]: line.split(maxsplit=3)[3] for line in runner.invoke(cli.main, ["list"]).output.splitlines()[1:]}
-    assert rows["vtamiq"].startswith("unpublished") and rows["pyramidiqa"].startswith("unpublished")
-    assert rows["vtamiq.kadis"].startswith("drive") and rows["hyperiqa.official"].startswith("drive")
+    assert rows["vtamiq.paper"].startswith("unpublished") and rows["pyramidiqa"].startswith("unpublished")
+    assert rows["vtamiq"].startswith("drive") and rows["hyperiqa.official"].startswith("drive")
     assert rows["musiq"].startswith("download") and rows["lpips"].startswith("download")
     assert rows["psnr"].startswith("none needed")
-    info = runner.invoke(cli.main, ["info", "vtamiq"]).output
+    info = runner.invoke(cli.main, ["info", "vtamiq.paper"]).output
     assert "no published weights: train with `iqa train` or pass `--weights`" in info
     listed = {m["name"]: m["availability"] for m in json.loads(runner.invoke(cli.main, ["list", "--json"]).output)}
-    assert listed["vtamiq"] == "unpublished" and listed["musiq"] == "download" and listed["ssim"] == "none needed"
+    assert listed["vtamiq.paper"] == "unpublished" and listed["musiq"] == "download" and listed["ssim"] == "none needed"
     kadis = json.loads(runner.invoke(cli.main, ["info", "vtamiq.kadis", "--json"]).output)
     assert "Google Drive" in kadis["availability"] and "gdown" in kadis["availability"]
 
@@ -273,19 +272,19 @@ def test_list_and_info_say_whether_weights_can_be_had(runner):
 def test_download_of_unpublished_weights_says_so(runner, monkeypatch, tmp_path):
     monkeypatch.setenv("IQAMETRICS_CACHE", str(tmp_path))
     monkeypatch.delenv("IQAMETRICS_WEIGHTS_DIR", raising=False)
-    result = runner.invoke(cli.main, ["download", "vtamiq"])
+    result = runner.invoke(cli.main, ["download", "vtamiq.paper"])
     assert result.exit_code == 1
-    assert "no published weights" in result.stderr and "vtamiq.pth" in result.stderr
+    assert "no published weights" in result.stderr and "vtamiq_paper.pth" in result.stderr
     assert "github.com" not in result.stderr  # no code page offered as a download
 
 
-def _toy_weighted(monkeypatch, name="toy-weighted", weights=("toy.weights",)):
+def _toy_weighted(register_toy, name="toy-weighted", weights=("toy.weights",)):
     info = MetricInfo(name=name, kind="NR", higher_is_better=True, score_range=(0, 1), paper="t", licence="t",
                       weights=weights)
-    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: CountingMean()))
+    register_toy(type(f"Toy_{name.replace('-', '_')}", (CountingMean,), {}), info)
 
 
-def test_download_verify_rechecks_what_is_here(runner, hub, monkeypatch):
+def test_download_verify_rechecks_what_is_here(runner, hub, monkeypatch, register_toy):
     from pathlib import Path
 
     from safetensors.torch import save
@@ -293,7 +292,7 @@ def test_download_verify_rechecks_what_is_here(runner, hub, monkeypatch):
     data = save({"w": torch.ones(2)})
     hub.add("org/repo", "toy.safetensors", data)
     write_manifest(hub, {"toy.weights": {"hf": {"repo_id": "org/repo", "filename": "toy.safetensors"}, "format": "safetensors"}})
-    _toy_weighted(monkeypatch)
+    _toy_weighted(register_toy)
     before = runner.invoke(cli.main, ["download", "--verify", "toy-weighted"])
     assert before.exit_code == 0 and "toy.weights: not downloaded" in before.stdout
     fetched = runner.invoke(cli.main, ["download", "toy.weights"])  # a manifest key works too
@@ -307,7 +306,7 @@ def test_download_verify_rechecks_what_is_here(runner, hub, monkeypatch):
     assert hub.downloads() == [("GET", "/org/repo/resolve/main/toy.safetensors")]
 
 
-def test_download_all_skips_what_cannot_be_fetched_automatically(runner, hub, monkeypatch):
+def test_download_all_skips_what_cannot_be_fetched_automatically(runner, hub, monkeypatch, register_toy):
     from safetensors.torch import save
 
     monkeypatch.setitem(sys.modules, "gdown", None)  # no Drive client
@@ -319,7 +318,7 @@ def test_download_all_skips_what_cannot_be_fetched_automatically(runner, hub, mo
         "toy.mine": {"published": False, "filename": "mine.pth", "format": "pth"},
     })
     for name, keys in (("toy-a", ("toy.weights",)), ("toy-b", ("toy.drive",)), ("toy-c", ("toy.mine",))):
-        _toy_weighted(monkeypatch, name, keys)
+        _toy_weighted(register_toy, name, keys)
     monkeypatch.setattr(iqametrics, "list_metrics", lambda kind=None: ["toy-a", "toy-b", "toy-c"])
     result = runner.invoke(cli.main, ["download", "--all"])
     assert result.exit_code == 0, result.output
@@ -327,9 +326,9 @@ def test_download_all_skips_what_cannot_be_fetched_automatically(runner, hub, mo
     assert runner.invoke(cli.main, ["download", "toy-b"]).exit_code == 1  # asked for by name: an error
 
 
-def test_download_with_a_mistyped_weights_dir_fails_once(runner, hub, monkeypatch, tmp_path):
+def test_download_with_a_mistyped_weights_dir_fails_once(runner, hub, monkeypatch, tmp_path, register_toy):
     write_manifest(hub, {"toy.weights": {"hf": {"repo_id": "org/repo", "filename": "t.safetensors"}, "format": "safetensors"}})
-    _toy_weighted(monkeypatch)
+    _toy_weighted(register_toy)
     monkeypatch.setenv("IQAMETRICS_WEIGHTS_DIR", str(tmp_path / "nowhere"))
     for args in (["download", "toy-weighted"], ["download", "--verify", "toy-weighted"]):
         result = runner.invoke(cli.main, args)

@@ -69,8 +69,8 @@ def test_compare_vtamiq_folders_with_weights_dir(clive_paths, tmp_path, monkeypa
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
     torch.manual_seed(0)
-    source = iqametrics.create("vtamiq", pretrained=False)
-    torch.save(source.state_dict(), weights_dir / get_entry("vtamiq").filename)
+    source = iqametrics.create("vtamiq.paper", pretrained=False)
+    torch.save(source.state_dict(), weights_dir / get_entry("vtamiq.paper").filename)
     monkeypatch.setenv("IQAMETRICS_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ref_dir, dist_dir = tmp_path / "ref", tmp_path / "dist"
@@ -80,15 +80,15 @@ def test_compare_vtamiq_folders_with_weights_dir(clive_paths, tmp_path, monkeypa
         image = Image.open(path).convert("RGB").resize((160, 120))
         image.save(ref_dir / f"{i}.png")
         image.filter(ImageFilter.GaussianBlur(1 + i)).save(dist_dir / f"{i}.png")
-    args = ["compare", "--metric", "vtamiq", str(ref_dir), str(dist_dir), "--format", "csv", "-b", "4",
+    args = ["compare", "--metric", "vtamiq.paper", str(ref_dir), str(dist_dir), "--format", "csv", "-b", "4",
             "--option", "n_patches=64"]
     result = CliRunner().invoke(cli.main, args)
     assert result.exit_code == 0, result.output
     assert "scoring" in result.stderr  # progress bar for more than five pairs
-    values = _scores(result.stdout, "vtamiq")
+    values = _scores(result.stdout, "vtamiq.paper")
     assert len(values) == 6 and all(math.isfinite(v) for v in values)
     # the CLI loaded the file: the same weights through the API give the same scores
-    metric = iqametrics.create("vtamiq", weights=str(weights_dir / "vtamiq.pth"), n_patches=64)
+    metric = iqametrics.create("vtamiq.paper", weights=str(weights_dir / "vtamiq_paper.pth"), n_patches=64)
     pairs = [(str(dist_dir / f"{i}.png"), str(ref_dir / f"{i}.png")) for i in range(6)]
     direct = metric([d for d, _ in pairs], [r for _, r in pairs])
     assert [round(v, 5) for v in values] == [round(float(v), 5) for v in direct]

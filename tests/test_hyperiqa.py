@@ -243,3 +243,25 @@ def test_create_loads_upstream_checkpoint_files(model, converter, hyper, pyramid
     loaded = metric.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in source.state_dict().items())
     assert metric.info.name == model and not metric.training
+
+
+@pytest.mark.slow
+def test_imagenet_backbone_comes_through_the_manifest(monkeypatch, tmp_path):
+    """imagenet_backbone=True reads the manifest entry backbone.resnet50 like every other file
+    (override folder, Hub cache, offline settings), never a timm download."""
+    import timm
+    from safetensors.torch import save_file
+
+    from iqametrics.weights import get_entry
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("IQAMETRICS_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(WeightsUnavailableError, match="backbone.resnet50"):
+        HyperIQA(imagenet_backbone=True)
+    torch.manual_seed(3)
+    imagenet = timm.create_model("resnet50", pretrained=False).state_dict()  # with its classifier fc.*
+    save_file(imagenet, str(tmp_path / get_entry("backbone.resnet50").filename))
+    backbone = HyperIQA(imagenet_backbone=True).backbone.state_dict()
+    assert set(backbone) == set(imagenet) - {"fc.weight", "fc.bias"}
+    assert all(torch.equal(v, imagenet[k]) for k, v in backbone.items())

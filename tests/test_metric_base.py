@@ -1,6 +1,8 @@
 """The Metric base classes: input normalisation, validation, dispatch, gradients; and the registry."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -108,11 +110,11 @@ def test_mixed_sizes_are_grouped_and_reordered():
     assert mixed.calls == [("list", 3)]
 
 
-def test_inference_mode_and_as_loss():
+def test_inference_mode_and_differentiable():
     m = MeanLevel()
     x = torch.rand(1, 3, 8, 8, requires_grad=True)
     assert not m(x).requires_grad
-    m.as_loss = True
+    m.differentiable = True
     out = m(x)
     out.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
@@ -193,13 +195,13 @@ def test_create_sets_info_device_and_eval():
     assert m(x, x).shape == (2,)
 
 
-def test_as_loss_only_for_differentiable(monkeypatch):
-    import iqametrics.registry as registry
-
+def test_as_loss_only_for_differentiable(register_toy):
     info = MetricInfo(name="toy-nondiff", kind="NR", higher_is_better=True, score_range=(0, 1), paper="-", licence="-")
-    monkeypatch.setitem(registry._REGISTRY, info.name, registry._Entry(info, lambda pretrained, **kw: MeanLevel()))
+    register_toy(MeanLevel, info)
     with pytest.raises(ValueError, match="not differentiable"):
         iqametrics.create("toy-nondiff", as_loss=True)
+    with pytest.raises(ValueError, match="not differentiable"):
+        iqametrics.create("toy-nondiff", differentiable=True)
     assert iqametrics.create("toy-nondiff").info is info
 
 
@@ -219,3 +221,37 @@ def test_every_registered_metric_builds_offline_and_is_documented(monkeypatch):
         assert info.paper and info.licence and info.description, name
         m = iqametrics.create(name, pretrained=False)
         assert m.kind == info.kind, name
+
+
+def test_nr_metric_called_with_two_images_says_what_it_expects():
+    m = MeanLevel()
+    x = torch.rand(1, 3, 8, 8)
+    with pytest.raises(TypeError, match=r"no-reference metric: call it with one argument.*got 2 arguments "
+                                        r"\(a tensor of shape \(1, 3, 8, 8\); a tensor of shape \(1, 3, 8, 8\)\)"):
+        m(x, x)
+    with pytest.raises(TypeError, match=r"got 2 arguments \(a list of 1; ref=a tensor"):
+        m([x], ref=x)
+
+
+@pytest.mark.parametrize("shape, fix", [((8, 9, 3), r"x.permute\(2, 0, 1\)"), ((2, 8, 9, 3), r"x.permute\(0, 3, 1, 2\)")])
+def test_channels_last_tensor_gets_the_layout_hint(shape, fix):
+    with pytest.raises(ValueError, match=rf"got an image tensor of shape {re.escape(str(shape))}; expected "
+                                         rf"\[B, 3, H, W\].*channels-last.*{fix}"):
+        MeanLevel()(torch.rand(shape))
+    with pytest.raises(ValueError, match=fix):  # FR metrics, either argument
+        MeanSquaredError()(torch.rand(2, 3, 8, 9), torch.rand(shape))
+
+
+def test_mixed_sizes_without_the_flag_never_reach_score_list():
+    class Forgetful(MeanLevel):
+        def _score_list(self, images):  # ignored: accepts_mixed_sizes is not set
+            raise AssertionError("called")
+
+    images = [torch.rand(3, 8, 8), torch.rand(3, 6, 9)]
+    torch.testing.assert_close(Forgetful()(images), torch.stack([im.mean() for im in images]))
+
+    class Flagged(MeanLevel):
+        accepts_mixed_sizes = True
+
+    with pytest.raises(NotImplementedError, match="accepts_mixed_sizes but has no _score_list"):
+        Flagged()(images)

@@ -15,9 +15,9 @@ from PIL import Image
 import iqametrics
 from iqametrics import cli
 from iqametrics.batching import Batch, Failure, iter_triplet_batches
+from iqametrics.config import metric_configs
 from iqametrics.metric import FRMetric
 from iqametrics.preference import clic_decision, label_agreement, preference_from_scores, symmetric_probability
-from iqametrics.registry import MetricInfo
 from iqametrics.scoring import Result, prefer_files
 from iqametrics.weights import get_entry
 
@@ -108,7 +108,9 @@ def test_prefer_runs_one_batched_forward_per_side():
     ref, a, b = _triplets(n=5)
     with pytest.raises(ValueError, match="create"):
         m.prefer(ref, a, b)  # no MetricInfo: the orientation is unknown
-    m.info = MetricInfo(name="toy-l1", kind="FR", higher_is_better=False, score_range=(0, 1), paper="t", licence="t")
+    Counting.configs = metric_configs(  # a table never registered: the class declares its direction
+        dict(kind="FR", higher_is_better=False, score_range=(0, 1), paper="t", licence="t"), {"toy-l1": {}})
+    m = Counting()
     assert m.prefer(ref, a, b, scale=0.01).shape == (5,)
     assert calls == [5, 5]
 

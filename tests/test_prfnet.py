@@ -20,7 +20,7 @@ from iqametrics import cli
 from iqametrics.metric import ImageTooSmallError
 from iqametrics.models import prfnet as prfnet_module
 from iqametrics.models.prfnet import FUSED_CHANNELS, STAGE_CHANNELS, PRFNetwork, canonical_swap
-from iqametrics.train.losses_2afc import two_afc_classification_loss, two_afc_regression_loss
+from iqametrics.train.losses import two_afc_classification_loss, two_afc_regression_loss
 from iqametrics.weights import WeightsUnavailableError
 
 SMALL = dict(crop_size=64, n_crops=4)

@@ -197,7 +197,9 @@ def test_evaluate_2afc_from_two_compare_passes(tmp_path):
 
 
 class _PreferLess(FRMetric):
-    """Toy FR metric with a preference head: probability for A from the mean absolute errors."""
+    """Toy native comparator (like PRFNet): probability for A from the mean absolute errors."""
+
+    scores_pairs = False
 
     def _score(self, dist, ref):
         return (dist - ref).abs().mean(dim=(1, 2, 3))

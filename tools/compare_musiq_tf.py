@@ -107,7 +107,7 @@ def check(path: str) -> int:
         k += 1
     print(f"worst pixel difference over {k} images: {worst:.3g}")
     if "hash_axis" in data.files:
-        from iqametrics.models.musiq import hashed_positions
+        from iqametrics.nn.musiq_tokens import hashed_positions
 
         ours = torch.cat([hashed_positions(1, n, GRID) for n in range(1, 401)]).numpy()
         equal = bool((ours == data["hash_axis"]).all())

@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from iqametrics.io import load_image  # noqa: E402
-from iqametrics.models.musiq import _resize, aspect_preserving_size  # noqa: E402
+from iqametrics.nn.musiq_tokens import _resize, aspect_preserving_size  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

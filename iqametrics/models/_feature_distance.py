@@ -29,8 +29,9 @@ class FeatureDistanceMetric(FRMetric):
 
     supports_amp = True
 
-    def __init__(self, backbone: TappedFeatures, *, channels_last: bool = True, amp=None):
-        super().__init__(amp=amp)
+    def __init__(self, backbone: TappedFeatures, *, channels_last: bool = True, amp=None, variant=None,
+                 variant_args=None):
+        super().__init__(amp=amp, variant=variant, variant_args=variant_args)
         self.backbone = backbone
         self.channels_last = bool(channels_last)
         if self.channels_last:
@@ -45,16 +46,21 @@ class FeatureDistanceMetric(FRMetric):
             p.requires_grad_(False)
         return self
 
-    #: manifest keys of the head (bundled) and of the ImageNet backbone (downloaded)
-    head_key: str = ""
-    backbone_key: str = ""
+    @classmethod
+    def from_config(cls, config, *, pretrained: bool, **arguments) -> "FeatureDistanceMetric":
+        # the head ships in the package and loads even untrained; only the backbone is a download
+        return cls.build_variant(config, **arguments).load_published(backbone=pretrained)
 
     def load_published(self, backbone: bool = True) -> "FeatureDistanceMetric":
         """Load the shipped head and, if ``backbone``, the ImageNet backbone (a download;
-        :class:`~iqametrics.weights.WeightsUnavailableError` says how to supply it offline)."""
-        self.load_checkpoint(self.head_key)
+        :class:`~iqametrics.weights.WeightsUnavailableError` says how to supply it offline).
+        The manifest keys are the config's ``weights``: (head, backbone)."""
+        if self.info is None:
+            raise ValueError(f"{type(self).__name__} built outside its registered configurations has no published weights")
+        head_key, backbone_key = self.info.weights
+        self.load_checkpoint(head_key)
         if backbone:
-            self.load_checkpoint(self.backbone_key)
+            self.load_checkpoint(backbone_key)
         return self
 
     def _feature_maps(self, x: Tensor) -> Iterator[Tensor]:  # pragma: no cover - abstract

@@ -13,7 +13,8 @@ from torch import Tensor, nn
 
 from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD, vgg16_features
 from ..nn.texture_structure import texture_structure_dissimilarity
-from ..registry import MetricInfo, register_metric
+from ..config import metric_configs
+from ..registry import register_metrics
 from ._feature_distance import FeatureDistanceMetric
 
 __all__ = ["DISTS"]
@@ -40,8 +41,6 @@ class DISTS(FeatureDistanceMetric):
     the weights stay frozen.
     """
 
-    backbone_key = "backbone.vgg16"
-    head_key = "dists"
     converters = ("dists_official", "vgg16_features")
 
     def __init__(self, *, channels_last: bool = True, amp=None):
@@ -74,19 +73,19 @@ class DISTS(FeatureDistanceMetric):
         return f"channels_last={self.channels_last}"
 
 
-@register_metric(
-    MetricInfo(
-        name="dists",
+# ----------------------------------------------------------------------------- registration
+register_metrics(DISTS, metric_configs(
+    dict(
         kind="FR",
         higher_is_better=False,
         score_range=(0.0, 1.0),
         paper="Ding et al., Image Quality Assessment: Unifying Structure and Texture Similarity, TPAMI 2020",
         licence="MIT (DISTS alpha/beta, bundled); backbone: torchvision ImageNet VGG16 weights (BSD-3-Clause)",
-        weights=("dists", "backbone.vgg16"),
         differentiable=True,
+    ),
+    {"dists": dict(
+        weights=("dists", "backbone.vgg16"),  # (the bundled alpha/beta head, the ImageNet backbone)
         description="DISTS structure and texture distance on VGG16 features (lower is better).",
         notes="Typically in [0, 1]; bounded by 2. Options: channels_last, amp.",
-    )
-)
-def _factory(*, pretrained: bool = True, **options) -> DISTS:
-    return DISTS(**options).load_published(backbone=pretrained)
+    )},
+))

@@ -42,7 +42,8 @@ from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..nn.cbam import CBAM
 from ..nn.fpn import FPN
 from ..nn.hypernet import HyperNetHead, target_net
-from ..registry import MetricInfo, register_metric
+from ..config import metric_configs
+from ..registry import register_metrics
 from ..weights import load_unpublished
 
 __all__ = ["HyperIQA", "PyramidIQA", "CropProtocol"]
@@ -54,6 +55,8 @@ LDA_CHANNELS = 16
 TARGET_SIZES = (224, 112, 56, 28, 14, 1)
 #: official test-time resize, (height, width): torchvision ``Resize((512, 384))``
 OFFICIAL_RESIZE = (512, 384)
+#: manifest key of torchvision's ImageNet ResNet-50 (the official codes' starting point)
+IMAGENET_BACKBONE = "backbone.resnet50"
 
 
 class LocalDistortionHeads(nn.Module):
@@ -168,13 +171,19 @@ class HyperIQA(NRMetric):
             official ``(512, 384)`` by default.  ``None`` keeps the native size (pyiqa's protocol);
             images whose short side is below 224 are then upscaled to 224, aspect kept.
         channels_last: run the convolutions in channels-last memory format (faster on GPUs).
-        imagenet_backbone: start the backbone from timm's ``resnet50.tv_in1k`` (torchvision's
-            ImageNet weights, as the official code does before training); downloads them.
+        imagenet_backbone: start the backbone from torchvision's ImageNet ResNet-50 weights (as the
+            official code does before training): the manifest entry ``backbone.resnet50`` (timm's
+            ``resnet50.tv_in1k``), fetched like every other file (override folder, Hub cache,
+            offline settings, checksum).
         amp: ``"bf16"``/``"fp16"`` autocast (CUDA or CPU).
 
     Departures from the official code: deterministic crops instead of unseeded random crops; the
     resize runs in torch (:func:`~iqametrics.functional.pil_resize`: at most one 8-bit level from
     PIL, on about 0.1 % of the values of typical photos).
+
+    Built directly, a HyperIQA has the official protocol and ``info`` of ``hyperiqa`` (its first
+    registered name); ``create`` gives each name the protocol its weights need (``hyperiqa``:
+    ``resize=None``; ``hyperiqa.official``: ``(512, 384)``).
     """
 
     accepts_mixed_sizes = True
@@ -193,25 +202,24 @@ class HyperIQA(NRMetric):
         channels_last: bool = False,
         imagenet_backbone: bool = False,
         amp: Optional[str] = None,
+        variant: Optional[str] = None,
     ):
-        super().__init__(amp=amp)
+        super().__init__(amp=amp, variant=variant)
         self.protocol = CropProtocol(num_crops, crop_mode, int(seed), resize)
         self.channels_last = bool(channels_last)
 
         import timm  # heavy: imported only when a model is built
 
-        self.backbone = timm.create_model(
-            "resnet50.tv_in1k" if imagenet_backbone else "resnet50",
-            pretrained=bool(imagenet_backbone),
-            features_only=True,
-            out_indices=(1, 2, 3, 4),
-        )
+        # timm's ResNet-50 (torchvision's parameter names); never downloaded by timm itself
+        self.backbone = timm.create_model("resnet50", pretrained=False, features_only=True, out_indices=(1, 2, 3, 4))
         self.lda = LocalDistortionHeads()
         self.neck = self._build_neck()
         self.generator = HyperNetHead(HYPER_CHANNELS, TARGET_SIZES, FEATURE_SIZE)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self._init_weights()
+        if imagenet_backbone:
+            self.load_imagenet_backbone()
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
 
@@ -228,6 +236,14 @@ class HyperIQA(NRMetric):
 
     def _hyper_input(self, feats: Sequence[Tensor]) -> Tensor:
         return self.neck(feats[3])
+
+    def load_imagenet_backbone(self, source: str = IMAGENET_BACKBONE) -> None:
+        """Load ImageNet ResNet-50 weights (a file or manifest key, timm/torchvision names) into the
+        backbone; the classifier ``fc.*`` is not part of it and is skipped."""
+        from ..weights import load_state
+
+        state, _ = load_state(source)
+        self.backbone.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")})
 
     def _init_weights(self) -> None:
         # official: LDA convs/linears and every generator layer Kaiming-normal (fan_in); the 1×1
@@ -274,6 +290,21 @@ class PyramidIQA(HyperIQA):
     converters = ("pyramidiqa.official",)
     target_dropout = 0.5
 
+    @classmethod
+    def from_config(cls, config, *, pretrained: bool, **arguments) -> "PyramidIQA":
+        metric = cls.build_variant(config, **arguments)
+        if pretrained:  # a checkpoint of the user's in IQAMETRICS_WEIGHTS_DIR, if any
+            load_unpublished(
+                metric,
+                "pyramidiqa",
+                "PyramidIQA has no published weights. Train it on KonIQ-10k with the author's recipe: "
+                "`iqa train pyramidiqa-koniq --data koniq10k:ROOT --out runs/pyramidiqa` (docs/training.md), then "
+                "pass weights=runs/pyramidiqa/model.safetensors (CLI: --weights; the author's best_model.pkl layout "
+                "is converted too) or put it in IQAMETRICS_WEIGHTS_DIR as pyramidiqa_koniq.pth. pretrained=False "
+                "builds the untrained network.",
+            )
+        return metric
+
     def _build_neck(self) -> nn.Module:
         return PyramidNeck((512, 1024, 2048), 256, HYPER_CHANNELS)
 
@@ -288,91 +319,52 @@ class PyramidIQA(HyperIQA):
 
 
 # --------------------------------------------------------------------------- registration
-_PAPER_HYPERIQA = (
-    "Su et al., Blindly Assess Image Quality in the Wild Guided by a Self-Adaptive Hyper Network, CVPR 2020"
-)
-_PAPER_PYRAMIDIQA = (
-    "Lyu, PyramidIQA: Multi-Scale Feature Pyramid Network with Attention for No-Reference IQA (SJTU course report)"
-)
-
-
 _HYPERIQA_DESCRIPTION = "Hyper network writing a per-patch MLP on ResNet-50 features; mean over 25 crops."
-
 
 # The preprocessing follows the weights: each file is scored with the protocol it was trained and
 # evaluated with (pyiqa's retrain: native size, 5×5 grid; the authors' checkpoint: 512×384 resize).
-@register_metric(
-    MetricInfo(
-        name="hyperiqa",
+register_metrics(HyperIQA, metric_configs(
+    dict(
         kind="NR",
         higher_is_better=True,
-        score_range=(0.0, 1.0),
-        paper=_PAPER_HYPERIQA,
-        licence="MIT (official code); weights: pyiqa's KonIQ-10k retrain (licence not stated)",
-        weights=("hyperiqa",),
-        aliases=("hyperiqa.pyiqa",),
-        description=_HYPERIQA_DESCRIPTION + " Weights: pyiqa's KonIQ-10k retrain (scores 0-1).",
-        notes=(
-            "Weights retrained by pyiqa on KonIQ-10k 512×384 images with MOS scaled to [0, 1]; scored as pyiqa "
-            "evaluates them: native size (short side below 224 upscaled), 25 crops on a 5×5 grid. "
-            "hyperiqa.official uses the authors' checkpoint (0-100) and the official 512×384 resize."
-        ),
+        paper="Su et al., Blindly Assess Image Quality in the Wild Guided by a Self-Adaptive Hyper Network, CVPR 2020",
     ),
-    resize=None,
-)
-def _hyperiqa(*, pretrained: bool = True, **options) -> HyperIQA:
-    metric = HyperIQA(**options)
-    if pretrained:
-        metric.load_checkpoint("hyperiqa")
-    return metric
-
-
-@register_metric(
-    MetricInfo(
-        name="hyperiqa.official",
-        kind="NR",
-        higher_is_better=True,
-        score_range=(0.0, 100.0),
-        paper=_PAPER_HYPERIQA,
-        licence="MIT (official code and checkpoint, SSL92/hyperIQA)",
-        weights=("hyperiqa@official",),
-        description=_HYPERIQA_DESCRIPTION + " Weights: the authors' KonIQ-10k checkpoint (scores 0-100).",
-        notes=(
-            "The authors' koniq_pretrained.pkl is on Google Drive and must be downloaded by hand "
-            "(see `iqa info hyperiqa.official`); scored with the official protocol: resize to 512×384 "
-            "(height × width), 25 crops."
+    {
+        "hyperiqa.pyiqa": dict(
+            score_range=(0.0, 1.0),
+            licence="MIT (official code); weights: pyiqa's KonIQ-10k retrain (licence not stated)",
+            weights=("hyperiqa",),
+            defaults=dict(resize=None),
+            description=_HYPERIQA_DESCRIPTION + " Weights: pyiqa's KonIQ-10k retrain (scores 0-1).",
+            notes=(
+                "Weights retrained by pyiqa on KonIQ-10k 512×384 images with MOS scaled to [0, 1]; scored as pyiqa "
+                "evaluates them: native size (short side below 224 upscaled), 25 crops on a 5×5 grid. "
+                "hyperiqa.official uses the authors' checkpoint (0-100) and the official 512×384 resize."
+            ),
         ),
-    )
-)
-def _hyperiqa_official(*, pretrained: bool = True, **options) -> HyperIQA:
-    metric = HyperIQA(**options)
-    if pretrained:
-        metric.load_checkpoint("hyperiqa@official")
-    return metric
-
-
-@register_metric(
-    MetricInfo(
-        name="pyramidiqa",
-        kind="NR",
-        higher_is_better=True,
+        "hyperiqa.official": dict(
+            score_range=(0.0, 100.0),
+            licence="MIT (official code and checkpoint, SSL92/hyperIQA)",
+            weights=("hyperiqa@official",),
+            defaults=dict(resize=OFFICIAL_RESIZE),
+            description=_HYPERIQA_DESCRIPTION + " Weights: the authors' KonIQ-10k checkpoint (scores 0-100).",
+            notes=(
+                "The authors' koniq_pretrained.pkl is on Google Drive and must be downloaded by hand "
+                "(see `iqa info hyperiqa.official`); scored with the official protocol: resize to 512×384 "
+                "(height × width), 25 crops."
+            ),
+        ),
+    },
+))
+register_metrics(PyramidIQA, metric_configs(
+    dict(kind="NR", higher_is_better=True),
+    {"pyramidiqa": dict(
         score_range=(0.0, 100.0),
-        paper=_PAPER_PYRAMIDIQA,
+        paper="Lyu, PyramidIQA: Multi-Scale Feature Pyramid Network with Attention for No-Reference IQA "
+              "(SJTU course report)",
         licence="MIT (author's code); no published weights",
         weights=("pyramidiqa",),
         description="HyperIQA with an FPN + CBAM hyper-network input over ResNet-50 layer2/3/4.",
         notes="No trained weights are published: train it, or pass weights=PATH (author's or our layout).",
-    )
-)
-def _pyramidiqa(*, pretrained: bool = True, **options) -> PyramidIQA:
-    metric = PyramidIQA(**options)
-    if pretrained:
-        load_unpublished(
-            metric,
-            "pyramidiqa",
-            "PyramidIQA has no published weights. Train it (the author's ms_hyperIQA/train.py, or "
-            "iqametrics.train once it ships the PyramidIQA recipe) and pass the checkpoint with "
-            "weights=PATH (the author's best_model.pkl layout is converted automatically), or put it "
-            "in IQAMETRICS_WEIGHTS_DIR as pyramidiqa_koniq.pth. pretrained=False builds the untrained network.",
-        )
-    return metric
+    )},
+))

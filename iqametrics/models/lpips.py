@@ -13,16 +13,17 @@ from torch import Tensor, nn
 
 from ..nn.backbones import LPIPS_SCALE, LPIPS_SHIFT, alexnet_features, squeezenet1_1_features, vgg16_features
 from ..nn.ops import squared_difference
-from ..registry import MetricInfo, register_metric, with_name
+from ..config import metric_configs
+from ..registry import register_metrics
 from ._feature_distance import FeatureDistanceMetric
 
 __all__ = ["LPIPS"]
 
-# net -> (backbone builder, backbone manifest key, backbone converter, smallest image its deepest tap accepts)
+# net -> (backbone builder, backbone converter, smallest image its deepest tap accepts)
 _NETS = {
-    "alex": (alexnet_features, "backbone.alexnet", "alexnet_features", (31, 31)),
-    "vgg": (vgg16_features, "backbone.vgg16", "vgg16_features", (16, 16)),
-    "squeeze": (squeezenet1_1_features, "backbone.squeezenet1_1", "squeezenet1_1_features", (17, 17)),
+    "alex": (alexnet_features, "alexnet_features", (31, 31)),
+    "vgg": (vgg16_features, "vgg16_features", (16, 16)),
+    "squeeze": (squeezenet1_1_features, "squeezenet1_1_features", (17, 17)),
 }
 # lpips.ScalingLayer (LPIPS_SHIFT, LPIPS_SCALE) is applied after mapping [0, 1] to [-1, 1]
 # lpips.normalize_tensor: f / (||f||_2 over channels + eps)
@@ -42,7 +43,8 @@ class LPIPS(FeatureDistanceMetric):
     the layers are summed.  The input is mapped from [0, 1] to [-1, 1] and then shifted and
     scaled by the official ScalingLayer constants.
 
-    ``net``: ``"alex"`` (default, as in the official package), ``"vgg"`` or ``"squeeze"``.
+    ``net``: ``"alex"`` (default, as in the official package), ``"vgg"`` or ``"squeeze"``; each is
+    its own registered name (``lpips``, ``lpips.vgg``, ``lpips.squeeze``).
 
     Departures from the ``lpips`` package (none changes the score beyond float rounding,
     about 1e-7 relative): the channel weighting is applied after the spatial mean instead of
@@ -51,17 +53,16 @@ class LPIPS(FeatureDistanceMetric):
     respect to the images; the weights stay frozen.
     """
 
-    def __init__(self, net: str = "alex", *, channels_last: bool = True, amp=None):
+    def __init__(self, net: str = "alex", *, channels_last: bool = True, amp=None, variant=None):
         if net not in _NETS:
             raise ValueError(f"net must be one of {sorted(_NETS)}, got {net!r}")
-        build, self.backbone_key, backbone_converter, self.min_size = _NETS[net]
-        super().__init__(build(), channels_last=channels_last, amp=amp)
+        build, backbone_converter, self.min_size = _NETS[net]
+        super().__init__(build(), channels_last=channels_last, amp=amp, variant=variant, variant_args={"net": net})
         self.net = net
         self.lins = nn.ModuleList(nn.Conv2d(c, 1, kernel_size=1, bias=False) for c in self.backbone.channels)
         self.register_buffer("shift", torch.tensor(LPIPS_SHIFT).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("scale", torch.tensor(LPIPS_SCALE).view(1, 3, 1, 1), persistent=False)
         self.converters = ("lpips_official", backbone_converter)
-        self.head_key = f"lpips.{net}"
         self.freeze()
 
     def _feature_maps(self, x: Tensor) -> Iterator[Tensor]:
@@ -78,37 +79,26 @@ class LPIPS(FeatureDistanceMetric):
         return f"net={self.net!r}, channels_last={self.channels_last}"
 
 
-_INFO = MetricInfo(
-    name="lpips",
-    kind="FR",
-    higher_is_better=False,
-    score_range=(0.0, 1.0),
-    paper="Zhang et al., The Unreasonable Effectiveness of Deep Features as a Perceptual Metric, CVPR 2018",
-    licence="BSD-2-Clause (LPIPS v0.1 heads, bundled); backbone: torchvision ImageNet weights (BSD-3-Clause)",
-    weights=("lpips.alex", "backbone.alexnet"),
-    differentiable=True,
-    description="LPIPS v0.1 perceptual distance, AlexNet backbone (lower is better).",
-    aliases=("lpips.alex",),
-    notes="Typically in [0, 1]; larger values are possible. Options: channels_last, amp.",
-)
+# ----------------------------------------------------------------------------- registration
+_DESCRIPTION = "LPIPS v0.1 perceptual distance, {} backbone (lower is better)."
 
-
-def _factory(*, pretrained: bool = True, net: str = "alex", **options) -> LPIPS:
-    return LPIPS(net=net, **options).load_published(backbone=pretrained)
-
-
-register_metric(_INFO, net="alex")(_factory)
-register_metric(
-    with_name(
-        _INFO, "lpips.vgg", aliases=(), weights=("lpips.vgg", "backbone.vgg16"),
-        description="LPIPS v0.1 perceptual distance, VGG16 backbone (lower is better).",
+register_metrics(LPIPS, metric_configs(
+    dict(
+        kind="FR",
+        higher_is_better=False,
+        score_range=(0.0, 1.0),
+        paper="Zhang et al., The Unreasonable Effectiveness of Deep Features as a Perceptual Metric, CVPR 2018",
+        licence="BSD-2-Clause (LPIPS v0.1 heads, bundled); backbone: torchvision ImageNet weights (BSD-3-Clause)",
+        differentiable=True,
+        notes="Typically in [0, 1]; larger values are possible. Options: channels_last, amp.",
     ),
-    net="vgg",
-)(_factory)
-register_metric(
-    with_name(
-        _INFO, "lpips.squeeze", aliases=(), weights=("lpips.squeeze", "backbone.squeezenet1_1"),
-        description="LPIPS v0.1 perceptual distance, SqueezeNet 1.1 backbone (lower is better).",
-    ),
-    net="squeeze",
-)(_factory)
+    {
+        # weights: (the bundled v0.1 head, the ImageNet backbone)
+        "lpips.alex": dict(weights=("lpips.alex", "backbone.alexnet"), variant_args=dict(net="alex"),
+                           description=_DESCRIPTION.format("AlexNet")),
+        "lpips.vgg": dict(weights=("lpips.vgg", "backbone.vgg16"), variant_args=dict(net="vgg"),
+                          description=_DESCRIPTION.format("VGG16")),
+        "lpips.squeeze": dict(weights=("lpips.squeeze", "backbone.squeezenet1_1"), variant_args=dict(net="squeeze"),
+                              description=_DESCRIPTION.format("SqueezeNet 1.1")),
+    },
+))

@@ -9,7 +9,8 @@ are cut into 32×32 patches; a ResNet root + one bottleneck unit (weight-standar
 GroupNorm) embeds each patch; a hashed 10×10 spatial embedding and a scale embedding are added;
 a [CLS] token and 14 pre-LN transformer layers (384 wide, 6 heads, MLP 1152) give the score.
 
-Where this port follows the released code rather than the paper (model card
+The tokenisation (preprocessing) lives in :mod:`iqametrics.nn.musiq_tokens`, shared with the
+training code.  Where this port follows the released code rather than the paper (model card
 ``docs/models/musiq.md`` lists every point):
 
 * scale ids: 0 for 224, 1 for 384, **2 for the native image** (the paper gives native id 0);
@@ -29,161 +30,25 @@ which changes nothing but rounding.
 """
 from __future__ import annotations
 
+import inspect
 import math
-from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..functional.resize import tf_resize
+from ..config import metric_configs
 from ..metric import NRMetric
-from ..nn.conv import StdConv2d, max_pool_same, pad_same
+from ..nn.conv import StdConv2d, max_pool_same
+from ..nn.musiq_tokens import RESIZE_MODES, MUSIQTokens, autocast_device_type, count_tokens, tokenize
 from ..nn.norm import GroupNorm
 from ..nn.transformer import TransformerEncoder
-from ..registry import MetricInfo, register_metric, with_name
+from ..registry import register_metrics
 
-__all__ = [
-    "MUSIQ",
-    "MUSIQNet",
-    "MUSIQTokens",
-    "tokenize",
-    "count_tokens",
-    "aspect_preserving_size",
-    "hashed_positions",
-    "patchify",
-    "build_musiq_network",
-]
+__all__ = ["MUSIQ", "MUSIQNet", "build_musiq_network", "CONFIGS"]
 
 PAPER = "Ke et al., MUSIQ: Multi-scale Image Quality Transformer, ICCV 2021 (arXiv:2108.05997)"
-RESIZE_MODES = ("gaussian", "bicubic")
-
-
-# ----------------------------------------------------------------------------- preprocessing
-def aspect_preserving_size(height: int, width: int, longer_side: int) -> Tuple[int, int]:
-    """Size of the aspect-preserving copy whose longer side is ``longer_side``.
-
-    As the official TF code: ``ratio = float32(L) / float32(max(h, w))`` and
-    ``round_half_to_even(float32(h) * ratio)``; clamped to at least 1 pixel (TF would fail).
-    """
-    ratio = np.float32(longer_side) / np.float32(max(height, width))
-    rh = int(np.round(np.float32(height) * ratio))
-    rw = int(np.round(np.float32(width) * ratio))
-    return max(rh, 1), max(rw, 1)
-
-
-def _hash_axis(count: int, grid: int) -> Tensor:
-    # TF1 resize_nearest_neighbor (align_corners=False, no half-pixel centres) of arange(grid)
-    # to ``count`` samples: min(floor(float32(i) * float32(grid / count)), grid - 1), in float32
-    scale = torch.tensor(float(grid), dtype=torch.float32) / torch.tensor(float(count), dtype=torch.float32)
-    return torch.floor(torch.arange(count, dtype=torch.float32) * scale).long().clamp(max=grid - 1)
-
-
-def hashed_positions(n_rows: int, n_cols: int, grid: int = 10) -> Tensor:
-    """Hash-based spatial embedding index ``t_i * grid + t_j`` of every patch, raster order [n_rows*n_cols]."""
-    rows = _hash_axis(n_rows, grid)
-    cols = _hash_axis(n_cols, grid)
-    return (rows[:, None] * grid + cols[None, :]).reshape(-1)
-
-
-def patchify(image: Tensor, patch: int) -> Tuple[Tensor, int, int]:
-    """Cut [C, H, W] into non-overlapping ``patch``×``patch`` tiles in raster order, TF ``SAME`` padding
-    with zeros; returns ([n_rows*n_cols, C, patch, patch], n_rows, n_cols)."""
-    image = pad_same(image, patch, patch)
-    c, h, w = image.shape
-    n_rows, n_cols = h // patch, w // patch
-    tiles = image.reshape(c, n_rows, patch, n_cols, patch).permute(1, 3, 0, 2, 4)
-    return tiles.reshape(n_rows * n_cols, c, patch, patch), n_rows, n_cols
-
-
-@dataclass
-class MUSIQTokens:
-    """The multi-scale patch sequences of a batch of images, concatenated.
-
-    ``patches`` [P, 3, p, p] in [-1, 1]; ``spatial`` / ``scale`` [P] embedding indices;
-    ``lengths``: tokens per image (the first ``lengths[0]`` rows belong to image 0, and so on).
-    """
-
-    patches: Tensor
-    spatial: Tensor
-    scale: Tensor
-    lengths: List[int]
-
-    def to(self, device) -> "MUSIQTokens":
-        return MUSIQTokens(
-            self.patches.to(device, non_blocking=True),
-            self.spatial.to(device, non_blocking=True),
-            self.scale.to(device, non_blocking=True),
-            list(self.lengths),
-        )
-
-
-def _resize(image: Tensor, size: Tuple[int, int], mode: str) -> Tensor:
-    if mode == "gaussian":
-        return tf_resize(image, size, "gaussian", antialias=False)
-    return F.interpolate(image[None], size=size, mode="bicubic", align_corners=False)[0]
-
-
-def tokenize(
-    images: Sequence[Tensor],
-    *,
-    longer_side_lengths: Sequence[int] = (224, 384),
-    patch_size: int = 32,
-    grid_size: int = 10,
-    resize: str = "gaussian",
-    max_native_patches: Optional[int] = None,
-) -> MUSIQTokens:
-    """Multi-scale patch sequences of float RGB images [3, H, W] in [0, 1] (official preprocessing).
-
-    Per image: ``x = 2·image − 1``; for each longer side ``L`` (ascending, scale id = rank) an
-    aspect-preserving resize, then the native image (last scale id), each cut into patches in
-    raster order with their hashed positions.  Needs no network: data-loader workers can run it.
-    """
-    if resize not in RESIZE_MODES:
-        raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
-    lengths_sorted = sorted(int(v) for v in longer_side_lengths)
-    native_id = len(lengths_sorted)
-    patches, spatial, scale, counts = [], [], [], []
-    # preprocessing stays in float32 under autocast
-    with torch.autocast(device_type=_device_type(images[0]), enabled=False):
-        for image in images:
-            if image.dim() != 3 or image.shape[0] != 3:
-                raise ValueError(f"MUSIQ takes RGB images [3, H, W], got shape {tuple(image.shape)}")
-            x = image.float() * 2.0 - 1.0  # [0, 1] -> [-1, 1], as x / 127.5 - 1 on 8-bit data
-            h, w = int(x.shape[-2]), int(x.shape[-1])
-            views = [(_resize(x, aspect_preserving_size(h, w, L), resize), i) for i, L in enumerate(lengths_sorted)]
-            views.append((x, native_id))
-            n = 0
-            for view, scale_id in views:
-                tiles, n_rows, n_cols = patchify(view, patch_size)
-                ids = hashed_positions(n_rows, n_cols, grid_size)
-                if scale_id == native_id and max_native_patches is not None:
-                    tiles, ids = tiles[:max_native_patches], ids[:max_native_patches]
-                patches.append(tiles)
-                spatial.append(ids)
-                scale.append(torch.full((ids.numel(),), scale_id, dtype=torch.long))
-                n += ids.numel()
-            counts.append(n)
-    device = images[0].device
-    return MUSIQTokens(
-        torch.cat(patches),
-        torch.cat(spatial).to(device, non_blocking=True),
-        torch.cat(scale).to(device, non_blocking=True),
-        counts,
-    )
-
-
-def count_tokens(height: int, width: int, longer_side_lengths: Sequence[int] = (224, 384), patch_size: int = 32,
-                 max_native_patches: Optional[int] = None) -> int:
-    """Sequence length (without [CLS]) that :func:`tokenize` gives an image of this size."""
-    n = 0
-    for L in longer_side_lengths:
-        rh, rw = aspect_preserving_size(height, width, L)
-        n += math.ceil(rh / patch_size) * math.ceil(rw / patch_size)
-    native = math.ceil(height / patch_size) * math.ceil(width / patch_size)
-    return n + (native if max_native_patches is None else min(native, max_native_patches))
 
 
 # ----------------------------------------------------------------------------- network
@@ -353,7 +218,7 @@ class MUSIQNet(nn.Module):
         out = []
         chunk_size = self.patch_chunk or (128 if patches.device.type == "cpu" else 1024)
         weight = self.embedding.weight
-        device_type = _device_type(patches)
+        device_type = autocast_device_type(patches)
         if torch.is_autocast_enabled(device_type):
             # autocast would cast this 16384×384 kernel again for every chunk (25 MB each time)
             weight = weight.to(torch.get_autocast_dtype(device_type))
@@ -426,10 +291,6 @@ def _lecun_normal_(w: Tensor, fan_in: int, gen: Optional[torch.Generator]) -> No
     nn.init.trunc_normal_(w, 0.0, std, -2.0 * std, 2.0 * std, generator=gen)
 
 
-def _device_type(t: Tensor) -> str:
-    return t.device.type if t.device.type in ("cuda", "cpu", "xpu", "mps") else "cpu"
-
-
 # ----------------------------------------------------------------------------- metric
 class MUSIQ(NRMetric):
     """MUSIQ no-reference quality scorer (see the module docstring and ``docs/models/musiq.md``).
@@ -448,8 +309,8 @@ class MUSIQ(NRMetric):
     converters = ("musiq_pyiqa", "musiq_official")
 
     def __init__(self, num_classes: int = 1, *, batch_tokens: int = 16384, max_padding: float = 0.1,
-                 amp: Optional[str] = None, **net_options):
-        super().__init__(amp=amp)
+                 amp: Optional[str] = None, variant: Optional[str] = None, **net_options):
+        super().__init__(amp=amp, variant=variant, variant_args={"num_classes": num_classes})
         if batch_tokens < 1:
             raise ValueError(f"batch_tokens must be positive, got {batch_tokens}")
         if not 0 <= max_padding <= 1:
@@ -457,6 +318,18 @@ class MUSIQ(NRMetric):
         self.net = MUSIQNet(num_classes, **net_options)
         self.batch_tokens = int(batch_tokens)
         self.max_padding = float(max_padding)
+
+    @classmethod
+    def option_names(cls):
+        # **net_options go to MUSIQNet (its num_classes is MUSIQ's own)
+        return super().option_names() | set(inspect.signature(MUSIQNet.__init__).parameters) - {"self"}
+
+    @classmethod
+    def from_config(cls, config, *, pretrained: bool, **arguments) -> "MUSIQ":
+        if not pretrained:
+            # untrained outputs that depend on the input (tests, benchmarks); see MUSIQNet's init
+            arguments.setdefault("init", "random")
+        return super().from_config(config, pretrained=pretrained, **arguments)
 
     def weights_module(self) -> nn.Module:
         return self.net
@@ -495,35 +368,47 @@ def _token_budget_groups(lengths: Sequence[int], budget: int, max_padding: float
 
 
 # ----------------------------------------------------------------------------- registration
-_TAGS = {
-    # tag: (num_classes, score range, training data, description)
-    "koniq": (1, (0.0, 100.0), "KonIQ-10k", "MOS on KonIQ-10k's 0-100 scale (technical quality)"),
-    "spaq": (1, (0.0, 100.0), "SPAQ", "MOS on SPAQ's 0-100 scale (smartphone photos)"),
-    "paq2piq": (1, (0.0, 100.0), "PaQ-2-PiQ", "MOS on PaQ-2-PiQ's 0-100 scale"),
-    "ava": (10, (1.0, 10.0), "AVA", "mean of the predicted 10-bin AVA score distribution (aesthetics, 1-10)"),
-}
+def _trained_on(data: str, scale: str) -> str:
+    return f"MUSIQ trained on {data}: {scale}"
 
-_BASE_INFO = MetricInfo(
-    name="musiq",
-    kind="NR",
-    higher_is_better=True,
-    score_range=(0.0, 100.0),
-    paper=PAPER,
-    licence="Apache-2.0 (official checkpoints: Apache-2.0, google-research)",
-    weights=("musiq.koniq",),
-    description="MUSIQ trained on KonIQ-10k: " + _TAGS["koniq"][3],
-    aliases=("musiq.koniq",),
-    notes="Multi-scale transformer on native-resolution patches; scores images of any size in one batch.",
+
+CONFIGS = metric_configs(
+    dict(
+        kind="NR",
+        higher_is_better=True,
+        paper=PAPER,
+        licence="Apache-2.0 (official checkpoints: Apache-2.0, google-research)",
+        notes="Multi-scale transformer on native-resolution patches; scores images of any size in one batch.",
+    ),
+    {
+        "musiq.koniq": dict(
+            weights=("musiq.koniq",), score_range=(0.0, 100.0), variant_args=dict(num_classes=1),
+            description=_trained_on("KonIQ-10k", "MOS on KonIQ-10k's 0-100 scale (technical quality)"),
+        ),
+        "musiq.spaq": dict(
+            weights=("musiq.spaq",), score_range=(0.0, 100.0), variant_args=dict(num_classes=1),
+            description=_trained_on("SPAQ", "MOS on SPAQ's 0-100 scale (smartphone photos)"),
+        ),
+        "musiq.paq2piq": dict(
+            weights=("musiq.paq2piq",), score_range=(0.0, 100.0), variant_args=dict(num_classes=1),
+            description=_trained_on("PaQ-2-PiQ", "MOS on PaQ-2-PiQ's 0-100 scale"),
+        ),
+        "musiq.ava": dict(
+            weights=("musiq.ava",), score_range=(1.0, 10.0), variant_args=dict(num_classes=10),
+            description=_trained_on("AVA", "mean of the predicted 10-bin AVA score distribution (aesthetics, 1-10)"),
+        ),
+    },
 )
+register_metrics(MUSIQ, CONFIGS)
 
 
 def build_musiq_network(tag: str = "koniq", *, pretrained: bool = True, weights=None, **options) -> MUSIQNet:
     """A bare :class:`MUSIQNet` for training or feature extraction.
 
-    ``tag``: ``koniq`` / ``spaq`` / ``paq2piq`` / ``ava`` (fine-tuned models), or ``imagenet``: the
-    official ImageNet-pretrained network (the starting point of every fine-tuning in the paper)
-    with a new zero-initialised head of ``num_classes`` outputs (default 1; 10 for AVA's EMD loss).
-    ``weights`` overrides the manifest file (local path or manifest key).
+    ``tag``: ``koniq`` / ``spaq`` / ``paq2piq`` / ``ava`` (the fine-tuned models of :data:`CONFIGS`),
+    or ``imagenet``: the official ImageNet-pretrained network (the starting point of every
+    fine-tuning in the paper) with a new zero-initialised head of ``num_classes`` outputs (default
+    1; 10 for AVA's EMD loss).  ``weights`` overrides the manifest file (local path or manifest key).
     """
     from ..convert import convert_for_model
     from ..weights import load_state
@@ -539,33 +424,11 @@ def build_musiq_network(tag: str = "koniq", *, pretrained: bool = True, weights=
             net.load_backbone(state)
             net.reset_head()
         return net
-    if tag not in _TAGS:
-        raise ValueError(f"unknown MUSIQ tag {tag!r}; choose one of {sorted(_TAGS) + ['imagenet']}")
-    metric = MUSIQ(_TAGS[tag][0], **options)
+    config = next((c for c in CONFIGS.values() if f"musiq.{tag}" in c.names), None)
+    if config is None:
+        tags = [c.names[-1].split(".", 1)[1] for c in CONFIGS.values()]
+        raise ValueError(f"unknown MUSIQ tag {tag!r}; choose one of {sorted(tags) + ['imagenet']}")
+    metric = MUSIQ.build_variant(config, **config.variant_args, **options)
     if weights is not None or pretrained:
-        metric.load_checkpoint(weights or f"musiq.{tag}")
+        metric.load_checkpoint(weights or config.weights[0])
     return metric.net
-
-
-def _factory(*, pretrained: bool = True, tag: str = "koniq", **options) -> MUSIQ:
-    if not pretrained:
-        options.setdefault("init", "random")
-    metric = MUSIQ(_TAGS[tag][0], **options)
-    if pretrained:
-        metric.load_checkpoint(f"musiq.{tag}")
-    return metric
-
-
-register_metric(_BASE_INFO, tag="koniq")(_factory)
-for _tag in ("spaq", "paq2piq", "ava"):
-    register_metric(
-        with_name(
-            _BASE_INFO,
-            f"musiq.{_tag}",
-            aliases=(),
-            weights=(f"musiq.{_tag}",),
-            score_range=_TAGS[_tag][1],
-            description=f"MUSIQ trained on {_TAGS[_tag][2]}: {_TAGS[_tag][3]}",
-        ),
-        tag=_tag,
-    )(_factory)

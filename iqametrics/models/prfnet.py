@@ -35,7 +35,8 @@ from ..functional.crops import crop_offsets
 from ..metric import FRMetric, group_by_size
 from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..preference import symmetric_probability
-from ..registry import MetricInfo, register_metric
+from ..config import metric_configs
+from ..registry import register_metrics
 from ..weights import load_unpublished
 
 __all__ = [
@@ -297,6 +298,22 @@ class PRFNet(FRMetric):
         self.min_size = (crop_size, crop_size) if crop_size else (32, 32)
         self.net = PRFNetwork(**network_options)
 
+    @classmethod
+    def from_config(cls, config, *, pretrained: bool, **arguments) -> "PRFNet":
+        metric = cls.build_variant(config, **arguments)
+        if pretrained:  # a checkpoint of the user's in IQAMETRICS_WEIGHTS_DIR, if any
+            load_unpublished(
+                metric,
+                "prfnet",
+                "PRFNet has no published weights (the authors released none, and this model is a reconstruction "
+                "of their design). Train it on CLIC perceptual triplets: `iqa train prfnet-clic-step1 --data "
+                "clic:ROOT --out runs/prfnet1`, then `iqa train prfnet-clic-step2 --data clic:ROOT --out runs/prfnet2 "
+                "--set 'model.init=\"runs/prfnet1/model.safetensors\"'` (docs/training.md), and pass weights=PATH "
+                "(CLI: --weights PATH) or put prfnet.safetensors in IQAMETRICS_WEIGHTS_DIR. pretrained=False builds "
+                "the untrained network.",
+            )
+        return metric
+
     def weights_module(self) -> nn.Module:
         return self.net
 
@@ -365,34 +382,21 @@ _PAPER_REF = (
     "Image Quality Assessment, arXiv:2401.06992 (2024)"
 )
 
-_INFO = MetricInfo(
-    name="prfnet",
-    kind="FR",
-    higher_is_better=True,
-    score_range=(0.0, 1.0),
-    paper=_PAPER_REF,
-    licence="Apache-2.0 (iqametrics implementation); no weights published",
-    weights=("prfnet",),
-    description="RECONSTRUCTION of PRFNet (2AFC, CLIC 2022): SE-Res2Net-50 features of O, A, B, cross-subtract "
-    "block, progressive fusion; probability that A is closer to O (prefer / `iqa prefer` only).",
-    notes="A reconstruction from the paper's abstract (its method section, code and weights could not be found): "
-    "the design of MODELS.md §6.2-6.3, not the authors' network, and its numbers are not the paper's. No weights "
-    "exist: train it on CLIC triplets (two-step recipe, docs/models/prfnet.md) and pass weights=PATH (--weights), "
-    "or put prfnet.safetensors in IQAMETRICS_WEIGHTS_DIR. Answers only prefer(ref, a, b): it scores no single pair. "
-    "Deterministic 3x3 crop tiling (384 px) and symmetrised: p(O,A,B) = 1 - p(O,B,A) exactly.",
+CONFIGS = metric_configs(
+    dict(kind="FR", higher_is_better=True, score_range=(0.0, 1.0), paper=_PAPER_REF,
+         licence="Apache-2.0 (iqametrics implementation); no weights published"),
+    {
+        "prfnet": dict(
+            weights=("prfnet",),
+            description="RECONSTRUCTION of PRFNet (2AFC, CLIC 2022): SE-Res2Net-50 features of O, A, B, cross-subtract "
+            "block, progressive fusion; probability that A is closer to O (prefer / `iqa prefer` only).",
+            notes="A reconstruction from the paper's abstract (its method section, code and weights could not be "
+            "found): the design of MODELS.md §6.2-6.3, not the authors' network, and its numbers are not the paper's. "
+            "No weights exist: train it on CLIC triplets (iqa train prfnet-clic-step1, then prfnet-clic-step2) and pass "
+            "weights=PATH (--weights), or put prfnet.safetensors in IQAMETRICS_WEIGHTS_DIR. Answers only "
+            "prefer(ref, a, b): it scores no single pair. Deterministic 3x3 crop tiling (384 px) and symmetrised: "
+            "p(O,A,B) = 1 - p(O,B,A) exactly.",
+        ),
+    },
 )
-
-
-@register_metric(_INFO)
-def _prfnet(*, pretrained: bool = True, **options):
-    model = PRFNet(**options)
-    if pretrained:
-        load_unpublished(
-            model,
-            "prfnet",
-            "PRFNet has no published weights (the authors released none, and this model is a reconstruction "
-            "of their design). Train it on CLIC perceptual triplets (two-step recipe in docs/models/prfnet.md), "
-            "then pass weights=PATH (CLI: --weights PATH) or put prfnet.safetensors in IQAMETRICS_WEIGHTS_DIR. "
-            "pretrained=False builds the untrained network.",
-        )
-    return model
+register_metrics(PRFNet, CONFIGS)

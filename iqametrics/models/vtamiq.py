@@ -39,37 +39,16 @@ from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..nn.patch_sampling import PATCH_SIZE, CAPSampler, PatchSample, average_pyramid, extract_patches
 from ..nn.rcab import residual_group_vector
 from ..weights import load_unpublished
-from ..registry import MetricInfo, register_metric, with_name
+from ..config import metric_configs
+from ..registry import register_metrics
 
-__all__ = ["VTAMIQ", "PAPER_CONFIG", "KADIS_CONFIG", "BACKBONE_WEIGHTS"]
+__all__ = ["VTAMIQ", "CONFIGS", "PAPER_CONFIG", "KADIS_CONFIG", "BACKBONE_WEIGHTS"]
 
 #: cells per side of the ViT-B/16-384 positional table (576 + 1 [CLS] rows)
 GRID = 24
 #: manifest key of the ImageNet-21k → 1k ViT-B/16 (384 px) used to initialise training
 BACKBONE_WEIGHTS = "backbone.vit_base_patch16_384"
 _POSITIONS = ("corner", "center")
-
-#: the paper's configuration (c67f036): sampling weights 2 / 5 / 0.25, i.i.d. draws, one scale
-PAPER_CONFIG = dict(
-    num_scales=1,
-    position="corner",
-    center_weight=2.0,
-    diff_weight=5.0,
-    uniform_weight=0.25,
-    sampling="random",
-)
-#: the published checkpoint's configuration (2022 code): 5 scales (count ratio 1.5), scale
-#: embeddings, positions from patch centres, sampling weights 2 / 2 / 0.5, stratified draws
-KADIS_CONFIG = dict(
-    num_scales=5,
-    scale_ratio=1.5,
-    position="center",
-    center_weight=2.0,
-    diff_weight=2.0,
-    uniform_weight=0.5,
-    sampling="systematic",
-)
-
 
 class VTAMIQ(FRMetric):
     """VTAMIQ distortion level (lower is better); see the module docstring and the model card.
@@ -97,6 +76,23 @@ class VTAMIQ(FRMetric):
     supports_amp = True
     converters = ("vtamiq_2022",)
 
+    @classmethod
+    def from_config(cls, config, *, pretrained: bool, **arguments) -> "VTAMIQ":
+        metric = cls.build_variant(config, **arguments)
+        if pretrained and config.name == "vtamiq.paper":  # a checkpoint of the user's, if any
+            load_unpublished(
+                metric,
+                "vtamiq.paper",
+                "VTAMIQ's paper configuration has no published weights. `vtamiq` is the authors' KADIS-700k "
+                "checkpoint (2022 code). Train the paper configuration: `iqa train vtamiq-kadis` then `iqa train "
+                "vtamiq-kadid` (docs/training.md), then pass weights=PATH (CLI: --weights) or put vtamiq_paper.pth in "
+                "IQAMETRICS_WEIGHTS_DIR. pretrained=False builds the untrained network.",
+            )
+        elif pretrained:
+            for key in config.weights:
+                metric.load_checkpoint(key)
+        return metric
+
     def __init__(
         self,
         *,
@@ -118,8 +114,9 @@ class VTAMIQ(FRMetric):
         reduction: int = 16,
         dropout: float = 0.2,
         amp: Optional[str] = None,
+        variant: Optional[str] = None,
     ):
-        super().__init__(amp=amp)
+        super().__init__(amp=amp, variant=variant, variant_args={"num_scales": num_scales, "position": position})
         if position not in _POSITIONS:
             raise ValueError(f"position must be one of {_POSITIONS}, got {position!r}")
         if legacy_pos_index and position != "corner":
@@ -324,61 +321,51 @@ class VTAMIQ(FRMetric):
 
 
 # ---------------------------------------------------------------------- registration
-_PAPER_REF = (
-    "A. Chubarau, J. Clark, VTAMIQ: Transformers for Attention Modulated Image Quality Assessment, "
-    "arXiv:2110.01655 (2021)"
+_NOMINAL_RANGE = "Nominal range [0, 1]; the regressor is unbounded."
+
+# variant_args: the architecture the weights were trained with (scale embeddings, how positions are
+# read); defaults: the patch sampling of the code that trained them.
+CONFIGS = metric_configs(
+    dict(
+        kind="FR",
+        higher_is_better=False,
+        score_range=(0.0, 1.0),
+        paper="A. Chubarau, J. Clark, VTAMIQ: Transformers for Attention Modulated Image Quality Assessment, "
+        "arXiv:2110.01655 (2021)",
+        licence="Apache-2.0 (iqametrics implementation); published weights: the authors state no licence",
+    ),
+    {
+        # the published checkpoint's configuration (2022 code): 5 scales (count ratio 1.5), scale
+        # embeddings, positions from patch centres, sampling weights 2 / 2 / 0.5, stratified draws
+        "vtamiq.kadis": dict(
+            weights=("vtamiq.kadis",),
+            variant_args=dict(num_scales=5, position="center"),
+            defaults=dict(scale_ratio=1.5, center_weight=2.0, diff_weight=2.0, uniform_weight=0.5,
+                          sampling="systematic"),
+            description="VTAMIQ as built by the authors' 2022 code (5-scale patch pyramid, scale embeddings) for "
+            "their KADIS-700k checkpoint; distortion level, lower is better.",
+            notes="Authors' checkpoint pretrained on KADIS-700k (2022 code: 5-scale sampling, scale embeddings), "
+            "hosted on Google Drive: it downloads by itself with the drive extra (pip install \"iqametrics[drive]\"), "
+            "otherwise `iqa info vtamiq` says how to fetch it by hand. The paper's configuration is vtamiq.paper. The 2022 sampler's patch-count ratio between scales is uncertain "
+            "(option scale_ratio, see the model card). " + _NOMINAL_RANGE,
+        ),
+        # the paper's configuration (c67f036): sampling weights 2 / 5 / 0.25, i.i.d. draws, one scale
+        "vtamiq.paper": dict(
+            weights=("vtamiq.paper",),
+            variant_args=dict(num_scales=1, position="corner"),
+            defaults=dict(center_weight=2.0, diff_weight=5.0, uniform_weight=0.25, sampling="random"),
+            description="Transformer FR metric: ViT-B/16 (6 blocks) on sampled patches + channel-attention DiffNet; "
+            "distortion level, lower is better. Paper configuration (57.3 M parameters).",
+            notes="The paper's configuration (c67f036 code). No weights were published for it: train it "
+            "(iqa train vtamiq-kadis, then vtamiq-kadid), pass weights=PATH, or put vtamiq_paper.pth in "
+            "IQAMETRICS_WEIGHTS_DIR. The authors' published checkpoint (KADIS-700k, 2022 code) is vtamiq. "
+            "Nominal range: trained on normalised distortion in [0, 1]; the regressor is unbounded. Scores are deterministic (patch sampling seeded by "
+            "the image content).",
+        ),
+    },
 )
-_LICENCE = "Apache-2.0 (iqametrics implementation); published weights: the authors state no licence"
+register_metrics(VTAMIQ, CONFIGS)
 
-
-_INFO = MetricInfo(
-    name="vtamiq",
-    kind="FR",
-    higher_is_better=False,
-    score_range=(0.0, 1.0),
-    paper=_PAPER_REF,
-    licence=_LICENCE,
-    weights=("vtamiq",),
-    description="Transformer FR metric: ViT-B/16 (6 blocks) on sampled patches + channel-attention DiffNet; "
-    "distortion level, lower is better. Paper configuration (57.3 M parameters).",
-    aliases=("vtamiq.paper",),
-    notes="The paper's configuration (c67f036 code). No weights were published for it: train it "
-    "(iqametrics.train), pass weights=PATH, or put vtamiq.pth in IQAMETRICS_WEIGHTS_DIR. The authors' published "
-    "checkpoint (KADIS-700k, 2022 code) is vtamiq.kadis. Nominal range: trained on normalised distortion in "
-    "[0, 1]; the regressor is unbounded. Scores are deterministic (patch sampling seeded by the image content).",
-)
-
-
-@register_metric(_INFO)
-def _vtamiq(*, pretrained: bool = True, **options):
-    model = VTAMIQ(**{**PAPER_CONFIG, **options})
-    if pretrained:
-        load_unpublished(
-            model,
-            "vtamiq",
-            "VTAMIQ's paper configuration has no published weights. Use create('vtamiq.kadis') for the "
-            "authors' KADIS-700k checkpoint (2022 code; manual download, see `iqa info vtamiq.kadis`), train "
-            "one (iqametrics.train), or supply a checkpoint with weights=PATH or as vtamiq.pth in "
-            "IQAMETRICS_WEIGHTS_DIR. pretrained=False builds the untrained network.",
-        )
-    return model
-
-
-@register_metric(
-    with_name(
-        _INFO,
-        "vtamiq.kadis",
-        weights=("vtamiq.kadis",),
-        aliases=(),
-        description="VTAMIQ as built by the authors' 2022 code (5-scale patch pyramid, scale embeddings) for "
-        "their KADIS-700k checkpoint; distortion level, lower is better.",
-        notes="Authors' checkpoint pretrained on KADIS-700k (2022 code: 5-scale sampling, scale embeddings); "
-        "manual download from Google Drive. The 2022 sampler's patch-count ratio between scales is uncertain "
-        "(option scale_ratio, see the model card). Nominal range [0, 1]; the regressor is unbounded.",
-    )
-)
-def _vtamiq_kadis(*, pretrained: bool = True, **options):
-    model = VTAMIQ(**{**KADIS_CONFIG, **options})
-    if pretrained:
-        model.load_checkpoint("vtamiq.kadis")
-    return model
+#: constructor arguments of the paper's configuration and of the published checkpoint's
+PAPER_CONFIG = {**CONFIGS["vtamiq.paper"].variant_args, **CONFIGS["vtamiq.paper"].defaults}
+KADIS_CONFIG = {**CONFIGS["vtamiq"].variant_args, **CONFIGS["vtamiq"].defaults}

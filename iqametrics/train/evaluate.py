@@ -7,8 +7,9 @@
 
 Scores come from :mod:`iqametrics.scoring` (decoding in workers, batching, one bad file costs
 only itself): NR sets through ``score_files``, FR sets through ``compare_files``, 2AFC sets
-through the metric's ``prefer(ref, a, b)`` when it has one, else through two ``compare_files``
-passes (``ref`` vs ``a``, ``ref`` vs ``b``). Unreadable files become failures listed in the
+through two ``compare_files`` passes (``ref`` vs ``a``, ``ref`` vs ``b``) decided as
+``FRMetric.prefer`` decides, or through ``prefer(ref, a, b)`` itself for a metric that cannot score
+a single pair (PRFNet). Unreadable files become failures listed in the
 report; the statistics cover the records that were scored.
 
 Orientation: a metric's scores are compared with the labels after negation when the two run in
@@ -272,13 +273,14 @@ def evaluate_metric(metric, dataset, *, split: Optional[str] = None, batch_size:
     notes: List[str] = list(data.notes)
     pairs = None
     if data.kind == "NR":
-        stream = score_files([metric], [r.path for r in records], batch_size=batch_size, workers=workers,
-                             discover=False)
+        stream = score_files([metric], [r.path for r in records], batch_size=batch_size, workers=workers)
         scores, failures = _collect(stream, progress)
     elif data.kind == "FR":
         stream = compare_files([metric], [(r.ref, r.dist) for r in records], batch_size=batch_size, workers=workers)
         scores, failures = _collect(stream, progress)
-    elif callable(getattr(metric, "prefer", None)):
+    elif not getattr(metric, "scores_pairs", True) and callable(getattr(metric, "prefer", None)):
+        # a native comparator (PRFNet); metrics that score pairs go through compare below, whose
+        # two scores per triplet also feed the plot (prefer would decide the same from them)
         scores, failures = {}, {}
         for i, p, reason in _prefer_stream(metric, [(r.ref, r.a, r.b) for r in records], batch_size):
             if reason is None:

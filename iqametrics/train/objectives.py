@@ -1,12 +1,11 @@
-"""The training losses a recipe can name (``[loss] name = ...``), from :mod:`iqametrics.losses`."""
+"""The training losses a recipe can name (``[loss] name = ...``), from :mod:`iqametrics.train.losses`."""
 from __future__ import annotations
 
 from typing import Callable, Dict
 
 import torch.nn.functional as F
 
-from .. import losses
-from .losses_2afc import two_afc_classification_loss, two_afc_regression_loss
+from . import losses
 
 __all__ = ["LOSSES", "get_loss"]
 
@@ -16,8 +15,8 @@ LOSSES: Dict[str, Callable] = {
     "pyramidiqa": losses.pyramidiqa_loss,
     "vtamiq": losses.vtamiq_loss,
     "emd": losses.emd_loss,
-    "2afc_classification": two_afc_classification_loss,
-    "2afc_regression": two_afc_regression_loss,
+    "2afc_classification": losses.two_afc_classification_loss,
+    "2afc_regression": losses.two_afc_regression_loss,
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any, Dict, Sequence
 import torch
 
 from ...io import load_image
-from ...models.musiq import MUSIQTokens, tokenize
+from ...nn.musiq_tokens import MUSIQTokens, tokenize
 from . import register_task
 from .base import Task, hflip, stack_field
 

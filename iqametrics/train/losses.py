@@ -1,4 +1,4 @@
-"""Training losses of the papers, as pure torch functions (the training subpackage reuses them).
+"""Training losses of the papers, as pure torch functions.
 
 Every function takes predictions and targets of shape [N] (or [N, 1]) and returns a scalar tensor
 that keeps the graph.  Each states the paper and the code it follows.
@@ -20,6 +20,8 @@ __all__ = [
     "vtamiq_loss",
     "vtamiq_preference_probability",
     "vtamiq_pairwise_loss",
+    "two_afc_classification_loss",
+    "two_afc_regression_loss",
 ]
 
 
@@ -183,3 +185,34 @@ def emd_loss(pred: Tensor, target: Tensor, r: float = 2.0, reduction: str = "mea
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+# ----------------------------------------------------------------------------- PRFNet (2AFC, reconstruction)
+# The paper (Wu et al., arXiv:2401.06992) says only that PRFNet is trained "first as classification,
+# then as regression"; these losses are MODELS.md §6.3's reading of it [R]. Targets are p_a, the
+# fraction of judges who chose A (CLIC's hard oracle labels: 0 or 1; note CLIC's T = 1 - p_a).
+
+def _afc_targets(p_a: Tensor, n: int, like: Tensor) -> Tensor:
+    p_a = p_a.reshape(-1).to(like.dtype)
+    if p_a.numel() != n:
+        raise ValueError(f"got {p_a.numel()} targets for {n} predictions")
+    if torch.any((p_a < 0) | (p_a > 1)) or torch.any(torch.isnan(p_a)):
+        raise ValueError("targets must be probabilities in [0, 1] (the fraction of judges choosing A)")
+    return p_a
+
+
+def two_afc_classification_loss(logits: Tensor, p_a: Tensor) -> Tensor:
+    """Step 1: cross-entropy of [N, 2] logits (class 0: A is closer) with soft targets
+    ``(p_a, 1 − p_a)``; for 0/1 labels, the usual cross-entropy with class ``T = 1 − p_a``."""
+    if logits.dim() != 2 or logits.shape[1] != 2:
+        raise ValueError(f"expected [N, 2] logits (class 0: A is closer), got shape {tuple(logits.shape)}")
+    target = _afc_targets(p_a, logits.shape[0], logits)
+    log_p = F.log_softmax(logits, dim=1)
+    return -(target * log_p[:, 0] + (1 - target) * log_p[:, 1]).mean()
+
+
+def two_afc_regression_loss(logit: Tensor, p_a: Tensor) -> Tensor:
+    """Step 2: ``mean (σ(z) − p_a)²`` for one logit per triplet ([N] or [N, 1])."""
+    z = logit.reshape(-1)
+    target = _afc_targets(p_a, z.numel(), z)
+    return F.mse_loss(torch.sigmoid(z), target)

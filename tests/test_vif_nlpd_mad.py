@@ -25,7 +25,7 @@ from iqametrics.metric import ImageTooSmallError
 NAMES = ("I03", "I04", "I06", "I08", "I19")
 
 # The official MAD_index.m (2011 release) run in GNU Octave 7.3 on the odd-sized crop
-# [10:311, 20:419] (0-based rows, cols) of the 8-bit rgb2gray I19 pair (docs/models/classic_fr_b.md);
+# [10:311, 20:419] (0-based rows, cols) of the 8-bit rgb2gray I19 pair (docs/models/vif_nlpd_mad.md);
 # the whole-image calibration of vif, nlpd and mad is in test_calibration.py.
 OCTAVE_MAD_I19_CROP = 112.70977143
 
@@ -280,7 +280,7 @@ def test_batch_invariance(name, photos):
 
 @pytest.mark.parametrize("name", ["vif", "vifp", "nlpd"])
 def test_gradients_finite_as_loss(name, photos):
-    m = iqametrics.create(name, as_loss=True)
+    m = iqametrics.create(name, as_loss=True)  # 1 - VIF, 1 - VIFp, NLPD
     ref = photos[0][None]
     dist = _noise(photos[0], 0.05)[None].requires_grad_(True)
     m(dist, ref).sum().backward()
@@ -291,11 +291,11 @@ def test_gradients_finite_as_loss(name, photos):
 
 
 @pytest.mark.parametrize("name", ["vif", "vifp", "nlpd"])
-def test_as_loss_gives_the_inference_scores(name, photos):
-    """The 8-bit rounding is straight-through: a loss scores what inference scores."""
+def test_differentiable_gives_the_inference_scores(name, photos):
+    """The 8-bit rounding is straight-through: with gradients a metric scores what inference scores."""
     refs = torch.stack([photos[0], photos[1]])
     dists = torch.stack([_noise(photos[0], 0.05), _blur(photos[1], 1.0)])
-    loss = iqametrics.create(name, as_loss=True)(dists.clone().requires_grad_(True), refs)
+    loss = iqametrics.create(name, differentiable=True)(dists.clone().requires_grad_(True), refs)
     torch.testing.assert_close(loss.detach(), iqametrics.create(name)(dists, refs), rtol=1e-6, atol=1e-7)
 
 

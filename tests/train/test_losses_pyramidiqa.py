@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from iqametrics.losses import l1_loss, pairwise_rank_loss_eq13, pyramidiqa_loss, pyramidiqa_rank_loss
+from iqametrics.train.losses import l1_loss, pairwise_rank_loss_eq13, pyramidiqa_loss, pyramidiqa_rank_loss
 
 
 def _sign(v: float) -> float:

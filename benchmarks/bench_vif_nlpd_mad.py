@@ -2,7 +2,7 @@
 
 Run in an environment that has the peers (they are optional; missing ones are reported as such):
 
-    PYTHONPATH=. /work/scratch/peers/bin/python benchmarks/bench_classic_b.py [--threads N] [--budget S]
+    PYTHONPATH=. /work/scratch/peers/bin/python benchmarks/bench_vif_nlpd_mad.py [--threads N] [--budget S]
 
 Prints a Markdown table (images per second, higher is better) with the command and the hardware.
 Inputs are a photo from ../shared/data (resized to each size; a smooth synthetic image when the
