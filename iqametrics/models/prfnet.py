@@ -25,6 +25,8 @@ scales (so that gradients reach every layer before training).
 """
 from __future__ import annotations
 
+import inspect
+
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -297,6 +299,11 @@ class PRFNet(FRMetric):
         self.n_crops = n_crops
         self.min_size = (crop_size, crop_size) if crop_size else (32, 32)
         self.net = PRFNetwork(**network_options)
+
+    @classmethod
+    def option_names(cls):
+        # **network_options go to PRFNetwork (se, fusion, head, signed_differences, hidden, dropout)
+        return super().option_names() | set(inspect.signature(PRFNetwork.__init__).parameters) - {"self"}
 
     @classmethod
     def from_config(cls, config, *, pretrained: bool, **arguments) -> "PRFNet":
