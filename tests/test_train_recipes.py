@@ -25,7 +25,10 @@ OFFLINE = {"hyperiqa-koniq": ["model.task_options.imagenet_backbone=false", "mod
            "vtamiq-kadis": ["model.task_options.imagenet_backbone=false", 'model.task_options.labels="distortion"',
                             "model.options.n_patches=64", "model.task_options.n_patches=32"],
            "vtamiq-kadid": ["model.task_options.imagenet_backbone=false", 'model.task_options.labels="distortion"',
-                            "model.options.n_patches=64", "model.task_options.n_patches=32"]}
+                            "model.options.n_patches=64", "model.task_options.n_patches=32"],
+           **{name: ["model.task_options.imagenet_backbone=false", "model.task_options.crop=64",
+                     "model.options.crop_size=64", "model.options.n_crops=1"]
+              for name in ("prfnet-clic-step1", "prfnet-clic-step2")}}
 
 
 def test_every_recipe_is_valid_and_documents_its_sources():
@@ -60,17 +63,40 @@ def _fr_pairs(folder, pristine_paths, n=4):
     return table
 
 
+def _triplets(folder, pristine_paths, n=4):
+    """(reference, lightly blurred, strongly blurred) triplets; the label says A (the light blur) is closer."""
+    table = _fr_pairs(folder, pristine_paths, n)
+    rows = []
+    for i in range(n):
+        ref = load_image(folder / f"ref{i}.png")
+        strong = F.avg_pool2d(ref[None], 9, stride=1, padding=4, count_include_pad=False)[0]
+        array = (strong.permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        from PIL import Image
+
+        Image.fromarray(array).save(folder / f"strong{i}.png")
+        rows.append((f"ref{i}.png", f"dist{i}.png", f"strong{i}.png", 1.0, "train" if i < n // 2 else "val"))
+    table = folder / "triplets.csv"
+    with open(table, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ref", "a", "b", "label", "split"])
+        w.writerows(rows)
+    return table
+
+
 @pytest.mark.slow
 @pytest.mark.needs_data
 @pytest.mark.parametrize("name", sorted(OFFLINE))
 def test_recipe_smoke_run_exports_and_loads_back(name, tmp_path, shared_data, pristine_paths):
     recipe = load_recipe(name)
-    if recipe.model.task in ("vtamiq",):
+    if recipe.model.task == "vtamiq":
         data = f"generic:{_fr_pairs(tmp_path / 'pairs', pristine_paths)}"
+    elif recipe.model.task == "prfnet":
+        data = f"generic:{_triplets(tmp_path / 'pairs', pristine_paths)}"
     else:
         data = f"clive:{shared_data / 'clive'}"
     result = train(name, data, tmp_path / "run", overrides=SMOKE + OFFLINE[name], device="cpu", quiet=True)
-    assert result.steps == 1 and set(result.final) >= {"srcc", "plcc"}
+    assert result.steps == 1
+    assert set(result.final) >= ({"accuracy"} if recipe.model.task == "prfnet" else {"srcc", "plcc"})
     exported = export_run(tmp_path / "run", tmp_path / "export")
     summary = json.loads((tmp_path / "run" / "run.json").read_text())
     assert summary["recipe"] == name and exported.metric == recipe.model.metric
@@ -79,10 +105,14 @@ def test_recipe_smoke_run_exports_and_loads_back(name, tmp_path, shared_data, pr
     options = exported.metric_options  # the run's metric options travel with the export
     run_model = iqametrics.create(recipe.model.metric, weights=str(result.model_path), **options)
     exported_model = iqametrics.create(recipe.model.metric, weights=str(exported.weights), **options)
-    if recipe.model.task == "vtamiq":
+    if recipe.model.task in ("vtamiq", "prfnet"):
         ref = load_image(tmp_path / "pairs" / "ref0.png")[None]
         dist = load_image(tmp_path / "pairs" / "dist0.png")[None]
-        assert torch.equal(run_model(dist, ref), exported_model(dist, ref))
+        if recipe.model.task == "prfnet":
+            strong = load_image(tmp_path / "pairs" / "strong0.png")[None]
+            assert torch.equal(run_model.prefer(ref, dist, strong), exported_model.prefer(ref, dist, strong))
+        else:
+            assert torch.equal(run_model(dist, ref), exported_model(dist, ref))
     else:
         photo = [sorted((shared_data / "clive" / "images").glob("*.JPG"))[0]]
         assert torch.equal(run_model(photo), exported_model(photo))

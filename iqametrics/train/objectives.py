@@ -15,6 +15,8 @@ LOSSES: Dict[str, Callable] = {
     "pyramidiqa": losses.pyramidiqa_loss,
     "vtamiq": losses.vtamiq_loss,
     "emd": losses.emd_loss,
+    "2afc_classification": losses.two_afc_classification_loss,
+    "2afc_regression": losses.two_afc_regression_loss,
 }
 
 
