@@ -97,6 +97,13 @@ class MetricConfig:
         object.__setattr__(self, "variant_args", MappingProxyType(dict(self.variant_args)))
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
 
+    def __deepcopy__(self, memo) -> "MetricConfig":
+        return self  # a declaration: copies of a metric share it
+
+    def __reduce__(self):
+        # mapping proxies do not pickle: rebuild from plain dicts (metrics sent to worker processes)
+        return (type(self), (self.info, dict(self.variant_args), dict(self.defaults)))
+
     @property
     def name(self) -> str:
         return self.info.name

@@ -255,3 +255,14 @@ def test_mixed_sizes_without_the_flag_never_reach_score_list():
 
     with pytest.raises(NotImplementedError, match="accepts_mixed_sizes but has no _score_list"):
         Flagged()(images)
+
+
+def test_a_metric_copies_and_pickles_with_its_config():
+    import copy
+    import pickle
+
+    m = iqametrics.create("ssim")
+    for twin in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert twin.info == m.info and twin.name == "ssim"
+        x = torch.rand(1, 3, 16, 16)
+        assert torch.equal(twin(x, x), m(x, x))
