@@ -42,6 +42,7 @@ from ..functional.resize import tf_resize
 from ..metric import NRMetric
 from ..nn.conv import StdConv2d, max_pool_same, pad_same
 from ..nn.norm import GroupNorm
+from ..nn.ops import expected_score
 from ..nn.transformer import TransformerEncoder
 from ..registry import MetricInfo, register_metric, with_name
 
@@ -59,6 +60,8 @@ __all__ = [
 
 PAPER = "Ke et al., MUSIQ: Multi-scale Image Quality Transformer, ICCV 2021 (arXiv:2108.05997)"
 RESIZE_MODES = ("gaussian", "bicubic")
+#: MUSIQNet's ``gelu`` option -> the encoder's MLP activation
+_GELU = {"tanh": "gelu_tanh", "none": "gelu"}
 
 
 # ----------------------------------------------------------------------------- preprocessing
@@ -266,6 +269,8 @@ class MUSIQNet(nn.Module):
         super().__init__()
         if resize not in RESIZE_MODES:
             raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+        if gelu not in _GELU:
+            raise ValueError(f"gelu must be 'tanh' (official, Flax) or 'none' (exact erf GELU), got {gelu!r}")
         if init not in ("official", "random"):
             raise ValueError(f"init must be 'official' or 'random', got {init!r}")
         if patch_size % 4:
@@ -290,7 +295,8 @@ class MUSIQNet(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(hidden_size))
         self.dropout = nn.Dropout(dropout)
         self.encoder = TransformerEncoder(
-            hidden_size, depth, num_heads, mlp_dim, eps=1e-6, gelu=gelu, dropout=dropout, attn_dropout=attn_dropout
+            hidden_size, depth, num_heads, mlp_dim, eps=1e-6, act=_GELU[gelu], dropout=dropout,
+            attn_dropout=attn_dropout
         )
         self.head = nn.Linear(hidden_size, num_classes)
         self.reset_parameters(init=init, seed=seed)
@@ -401,9 +407,7 @@ class MUSIQNet(nn.Module):
         the softmax distribution for a K-bin head (AVA)."""
         if outputs.shape[-1] == 1:
             return outputs[..., 0]
-        probs = outputs.float().softmax(dim=-1)
-        bins = torch.arange(1, outputs.shape[-1] + 1, dtype=probs.dtype, device=probs.device)
-        return probs @ bins
+        return expected_score(outputs)
 
     def load_backbone(self, state: dict) -> None:
         """Load every tensor of a converted state except the head (fine-tuning from another task)."""
