@@ -87,7 +87,8 @@ class TFIQANet(nn.Module):
         dropout: after the positional embeddings, on both sub-layer outputs and in the NR head (0.1).
         fr_grid: token grid of the FR path (height, width); ``(12, 16)`` gives 192 tokens.
         dists_init: start the CNN-stage FR weights from the released DISTS ``alpha``/``beta``
-            (shipped with iqametrics; no download) [R]; else N(0.1, 0.01) like the token weights.
+            (shipped with iqametrics; no download; rescaled to mean 0.1) [R]; else N(0.1, 0.01)
+            like the token weights.
         seed: seed of the initialisation (all of it, the VGG placeholder included), so an untrained
             network is reproducible without touching the global RNG.
         channels_last: run VGG16 in channels-last memory format (faster on CPU and tensor cores).
@@ -172,7 +173,9 @@ class TFIQANet(nn.Module):
         transformer and NR head: Keras' defaults as in TRIQ (Glorot-uniform kernels, q, k and v
         each on its own, zero biases) [C]; positional table: Glorot-uniform as TRIQ's ``add_weight``
         [C]; quality token: truncated normal, std 0.02 [R]; FR weights: DISTS's released alpha/beta
-        on the CNN stages, N(0.1, 0.01) (DISTS's own initialisation) on the tokens [R].
+        on the CNN stages, rescaled to mean 0.1, N(0.1, 0.01) (DISTS's own initialisation) on the
+        tokens [R]: at initialisation the CNN stages carry 2,950 / 3,718 of the weight, in DISTS's
+        proportions.
         """
         g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         with torch.no_grad():
@@ -197,10 +200,14 @@ class TFIQANet(nn.Module):
                 self.alpha.normal_(0.1, 0.01, generator=g)
                 self.beta.normal_(0.1, 0.01, generator=g)
                 if self.dists_init:
+                    # DISTS released its weights normalised (Σα + Σβ = 1); the score only depends on
+                    # their ratios, so they are put back on the scale DISTS trains at (mean 0.1, its
+                    # N(0.1, 0.01) init), the scale of the token weights and of the optimiser's steps
                     released = _released_dists_weights()
                     n = sum(self.cnn_stage_sizes)
-                    self.alpha[:n] = released["alpha"]
-                    self.beta[:n] = released["beta"]
+                    scale = 0.1 * 2 * n / float(released["alpha"].sum() + released["beta"].sum())
+                    self.alpha[:n] = released["alpha"] * scale
+                    self.beta[:n] = released["beta"] * scale
 
     def load_backbone(self, source: str = BACKBONE_WEIGHTS) -> "TFIQANet":
         """Load ImageNet VGG16 (a manifest key, or a torchvision / timm / DISTS_pytorch file)."""
