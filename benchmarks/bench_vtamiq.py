@@ -16,30 +16,17 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import iqametrics  # noqa: E402
-from benchmarks.common import DATA, command_line, hardware, markdown_table, photos, time_call  # noqa: E402
-
-PRISTINE = DATA / "pristine"
+from benchmarks.common import command_line, hardware, markdown_table, pristine_batch, time_call  # noqa: E402
 
 
 def _pairs(batch: int, height: int, width: int, device) -> tuple:
     """Reference photos (the pristine set when present, else noise) and noisy copies."""
-    g = torch.Generator().manual_seed(0)
-    paths = photos(PRISTINE)
-    refs = []
-    for i in range(batch):
-        if paths:
-            x = iqametrics.load_image(paths[i % len(paths)])[None]
-            x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-        else:
-            x = torch.rand(1, 3, height, width, generator=g)
-        refs.append(x.clamp(0, 1))
-    ref = torch.cat(refs)
-    dist = (ref + 0.05 * torch.randn(ref.shape, generator=g)).clamp(0, 1)
+    ref = pristine_batch(batch, height, width)
+    dist = (ref + 0.05 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     return dist.to(device), ref.to(device)
 
 

@@ -43,6 +43,26 @@ def photos(folder: Path) -> List[Path]:
     return discover_images([folder], recursive=False) if Path(folder).is_dir() else []
 
 
+def pristine_batch(batch: int, height: int, width: int) -> torch.Tensor:
+    """``batch`` pristine photos resized to height × width (antialiased bilinear), cycling through
+    the set; seeded random images when ../shared/data is absent.  [batch, 3, height, width] in [0, 1]."""
+    import torch.nn.functional as F
+
+    from iqametrics.io import load_image
+
+    paths = photos(DATA / "pristine")
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for i in range(batch):
+        if paths:
+            x = load_image(paths[i % len(paths)])[None]
+            x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+        else:
+            x = torch.rand(1, 3, height, width, generator=g)
+        out.append(x.clamp(0, 1))
+    return torch.cat(out)
+
+
 def sync(device) -> None:
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
