@@ -122,7 +122,8 @@ class MetricConfig:
 _CONFIG_FIELDS = ("variant_args", "defaults")
 
 
-def metric_configs(common: Mapping[str, Any], variants: Mapping[str, Mapping[str, Any]]) -> Dict[str, MetricConfig]:
+def metric_configs(common: Mapping[str, Any], variants: Mapping[str, Mapping[str, Any]], *,
+                   default_tag: bool = True) -> Dict[str, MetricConfig]:
     """The config table of one metric class: ``{registered name: MetricConfig}``, in declaration order.
 
     ``common`` holds the :class:`MetricInfo` fields every variant shares (kind, paper, licence...);
@@ -132,6 +133,8 @@ def metric_configs(common: Mapping[str, Any], variants: Mapping[str, Mapping[str
     Tagged names ``base.tag``: the first tag listed for a ``base`` is its default, registered
     under the bare ``base`` with ``base.tag`` as its first alias (timm's rule for default tags);
     other tags keep their ``base.tag`` name.  A name without a tag is registered as written.
+    ``default_tag=False`` registers every name as written (a family whose tags are different
+    models, none of them *the* model: ``tfiqa.fr``, ``tfiqa.nr``).
     """
     table: Dict[str, MetricConfig] = {}
     defaulted = set()
@@ -141,7 +144,7 @@ def metric_configs(common: Mapping[str, Any], variants: Mapping[str, Mapping[str
         base, dot, _ = key.partition(".")
         aliases = tuple(fields.pop("aliases", ()))
         name = key
-        if dot and base not in defaulted and base not in variants:
+        if default_tag and dot and base not in defaulted and base not in variants:
             name, aliases = base, (key,) + aliases
         defaulted.add(base)
         if name in table:

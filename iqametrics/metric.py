@@ -236,7 +236,7 @@ class Metric(nn.Module):
         return self.config.info if self.config is not None else None
 
     @classmethod
-    def from_config(cls, config: MetricConfig, *, pretrained: bool, **arguments) -> "Metric":
+    def from_config(cls, config: MetricConfig, /, *, pretrained: bool, **arguments) -> "Metric":
         """Build the registered variant ``config``; ``create`` calls this with the config's
         ``variant_args`` and ``defaults`` and the user's options in ``arguments``.
 
@@ -252,7 +252,7 @@ class Metric(nn.Module):
         return metric
 
     @classmethod
-    def build_variant(cls, config: MetricConfig, **arguments) -> "Metric":
+    def build_variant(cls, config: MetricConfig, /, **arguments) -> "Metric":
         """Construct the variant ``config`` from ``arguments`` (untrained).  A class serving one
         name needs no ``variant`` argument; one serving several must pass it to ``Metric.__init__``."""
         several = len(cls._own_configs()) > 1

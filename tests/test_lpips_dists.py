@@ -136,7 +136,13 @@ def test_dists_matches_official(pairs, tmp_path, monkeypatch):
     (it scores identical images -1.2e-7: cancellation in 1 - Σ(αt + βs)); in float64 to 1e-12."""
     dist, ref = pairs
     theirs = _official_dists(monkeypatch)
-    ours = _ours_from(theirs, "dists", tmp_path)
+    check_against_official_dists(theirs, _ours_from(theirs, "dists", tmp_path), dist, ref)
+
+
+def check_against_official_dists(theirs, ours, dist, ref) -> None:
+    """``ours(dist, ref)`` equals ``DISTS_pytorch`` ``theirs(ref, dist)`` to 1e-5 relative or 2e-7
+    absolute in float32 and to 1e-12 in float64 (both modules are left in float64).  Shared with
+    TFIQA, whose CNN stages are DISTS's."""
     with torch.no_grad():
         want = theirs(ref, dist)
     got = ours(dist, ref)

@@ -52,7 +52,7 @@ def _naive_encoder(enc: TransformerEncoder, x, mask):
 
 def test_transformer_masked_attention_matches_naive():
     torch.manual_seed(0)
-    enc = TransformerEncoder(32, 2, 4, 48, gelu="tanh").eval()
+    enc = TransformerEncoder(32, 2, 4, 48, act="gelu_tanh").eval()
     with torch.no_grad():
         for p in enc.parameters():
             p.add_(0.1 * torch.randn_like(p))

@@ -15,12 +15,15 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
+from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["image_seed", "image_seeds", "crop_offsets", "extract_crops", "CROP_MODES"]
+from .pil_resize import pil_resize
+
+__all__ = ["image_seed", "image_seeds", "crop_offsets", "extract_crops", "CropProtocol", "CROP_MODES"]
 
 CROP_MODES = ("grid", "random")
 
@@ -95,3 +98,57 @@ def crop_offsets(
 def extract_crops(img: Tensor, offsets: Sequence[Tuple[int, int]], size: int) -> Tensor:
     """Stack the crops of ``img`` ([..., H, W]) at ``offsets`` along a new first dimension."""
     return torch.stack([img[..., y : y + size, x : x + size] for y, x in offsets])
+
+
+@dataclass(frozen=True)
+class CropProtocol:
+    """Test-time crops: resize (PIL-style bilinear), then ``num_crops`` square crops per image.
+
+    The protocol of the models scored on averaged crops (HyperIQA, PyramidIQA, TFIQA's NR head).
+    ``resize=(height, width)`` resizes every image first (HyperIQA's official: ``(512, 384)``); ``None`` keeps
+    the native size and upscales images whose short side is below the crop size to exactly that
+    size, aspect kept.  ``crop_mode`` and ``seed`` as in :mod:`iqametrics.functional.crops`.
+    """
+
+    num_crops: int = 25
+    crop_mode: str = "grid"
+    seed: int = 0
+    resize: Optional[Tuple[int, int]] = (512, 384)  # HyperIQA's official test-time resize
+    size: int = 224
+
+    def __post_init__(self):
+        n = self.num_crops
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"num_crops must be a positive integer, got {n!r}")
+        if self.crop_mode not in CROP_MODES:
+            raise ValueError(f"crop_mode must be one of {CROP_MODES}, got {self.crop_mode!r}")
+        if self.crop_mode == "grid":
+            crop_offsets(self.size, self.size, self.size, n, mode="grid")  # raises unless n is a square
+        r = self.resize
+        if r is not None:
+            if not isinstance(r, (tuple, list)) or len(r) != 2 or min(int(r[0]), int(r[1])) < self.size:
+                raise ValueError(f"resize must be None or (height, width), both at least {self.size}; got {r!r}")
+            object.__setattr__(self, "resize", (int(r[0]), int(r[1])))
+
+    def resized(self, x: Tensor) -> Tensor:
+        if self.resize is not None:
+            return pil_resize(x, self.resize, mode="bilinear")
+        h, w = x.shape[-2:]
+        short = min(h, w)
+        if short >= self.size:
+            return x
+        s = self.size  # ceil so that the short side is exactly s and the long side not below it
+        return pil_resize(x, (max(s, -(-h * s // short)), max(s, -(-w * s // short))), mode="bilinear")
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Crops of a batch ``[B, 3, H, W]`` in [0, 1]: ``[B * num_crops, 3, size, size]``, image-major."""
+        s = self.size
+        seeds = image_seeds(x, self.seed) if self.crop_mode == "random" else None
+        x = self.resized(x)
+        h, w = x.shape[-2:]
+        if seeds is None:  # grid: the same positions for every image, slice the whole batch
+            offsets = crop_offsets(h, w, s, self.num_crops, mode="grid")
+            return extract_crops(x, offsets, s).transpose(0, 1).reshape(-1, x.shape[1], s, s)
+        return torch.cat(
+            [extract_crops(img, crop_offsets(h, w, s, self.num_crops, mode="random", seed=seed), s) for img, seed in zip(x, seeds)]
+        )

@@ -12,7 +12,7 @@ head file loads on its own.
 """
 from __future__ import annotations
 
-from typing import Iterator, Tuple
+from typing import Iterator, Mapping, Tuple
 
 import torch
 from torch import Tensor
@@ -47,7 +47,7 @@ class FeatureDistanceMetric(FRMetric):
         return self
 
     @classmethod
-    def from_config(cls, config, *, pretrained: bool, **arguments) -> "FeatureDistanceMetric":
+    def from_config(cls, config, /, *, pretrained: bool, **arguments) -> "FeatureDistanceMetric":
         # the head ships in the package and loads even untrained; only the backbone is a download
         return cls.build_variant(config, **arguments).load_published(backbone=pretrained)
 
@@ -78,18 +78,24 @@ class FeatureDistanceMetric(FRMetric):
                 f = f.float()  # statistics in float32 under autocast
             yield f[:n], f[n:]
 
-    @staticmethod
-    def _group(key: str) -> str:
-        return "backbone" if key.startswith(BACKBONE_PREFIX) else "head"
-
     def _load_converted(self, state: dict) -> None:
         """Strict loading per group: the groups the checkpoint touches must be complete; the
         others keep their current weights."""
         if not state:
             raise ValueError(f"checkpoint for {self.name} holds no tensors")
-        touched = {self._group(k) for k in state}
-        kept = {k: v for k, v in self.state_dict().items() if self._group(k) not in touched}
-        super()._load_converted({**kept, **state})
+        super()._load_converted(with_untouched_groups(self.weights_module().state_dict(), state))
+
+
+def backbone_group(key: str) -> str:
+    """``"backbone"`` for the ImageNet backbone's tensors (``backbone.*``), ``"head"`` for the others."""
+    return "backbone" if key.startswith(BACKBONE_PREFIX) else "head"
+
+
+def with_untouched_groups(own: Mapping[str, Tensor], state: Mapping[str, Tensor]) -> dict:
+    """``state`` completed with the current tensors (``own``) of the groups it does not touch, so
+    that a checkpoint holding only the backbone or only the head loads strictly."""
+    touched = {backbone_group(k) for k in state}
+    return {**{k: v for k, v in own.items() if backbone_group(k) not in touched}, **state}
 
 
 def _contiguous_state(module, state_dict, prefix, local_metadata):

@@ -11,14 +11,12 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
-from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD, vgg16_features
-from ..nn.texture_structure import texture_structure_dissimilarity
 from ..config import metric_configs
+from ..nn.texture_structure import DISTSStages, texture_structure_distance
 from ..registry import register_metrics
 from ._feature_distance import FeatureDistanceMetric
 
 __all__ = ["DISTS"]
-
 
 
 class DISTS(FeatureDistanceMetric):
@@ -44,30 +42,20 @@ class DISTS(FeatureDistanceMetric):
     converters = ("dists_official", "vgg16_features")
 
     def __init__(self, *, channels_last: bool = True, amp=None):
-        super().__init__(vgg16_features(pool="l2"), channels_last=channels_last, amp=amp)
-        self.stage_channels = (3,) + tuple(self.backbone.channels)
+        super().__init__(DISTSStages(), channels_last=channels_last, amp=amp)
+        self.stage_channels = self.backbone.stage_channels
         n = sum(self.stage_channels)
         # the official initialisation, replaced by the released weights in create()
         self.alpha = nn.Parameter(torch.empty(n).normal_(0.1, 0.01))
         self.beta = nn.Parameter(torch.empty(n).normal_(0.1, 0.01))
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.freeze()
 
     def _feature_maps(self, x: Tensor) -> Iterator[Tensor]:
-        yield x  # stage 0: the image itself, not normalised
-        yield from self.backbone.iter_taps((x - self.mean) / self.std)
+        return self.backbone.iter_stages(x)
 
     def _score(self, dist: Tensor, ref: Tensor) -> Tensor:
         alpha, beta = self.alpha.to(dist.dtype), self.beta.to(dist.dtype)
-        total_weight = alpha.sum() + beta.sum()
-        alphas = (alpha / total_weight).split(self.stage_channels)
-        betas = (beta / total_weight).split(self.stage_channels)
-        total = dist.new_zeros(dist.shape[0])
-        for a, b, (fd, fr) in zip(alphas, betas, self._feature_pairs(dist, ref)):
-            texture, structure = texture_structure_dissimilarity(fd, fr)
-            total = total + (texture * a).sum(1) + (structure * b).sum(1)
-        return total
+        return texture_structure_distance(self._feature_pairs(dist, ref), alpha, beta, self.stage_channels)
 
     def extra_repr(self) -> str:
         return f"channels_last={self.channels_last}"

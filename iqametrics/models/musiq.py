@@ -43,12 +43,15 @@ from ..metric import NRMetric
 from ..nn.conv import StdConv2d, max_pool_same
 from ..nn.musiq_tokens import RESIZE_MODES, MUSIQTokens, autocast_device_type, count_tokens, tokenize
 from ..nn.norm import GroupNorm
+from ..nn.ops import expected_score
 from ..nn.transformer import TransformerEncoder
 from ..registry import register_metrics
 
 __all__ = ["MUSIQ", "MUSIQNet", "build_musiq_network", "CONFIGS"]
 
 PAPER = "Ke et al., MUSIQ: Multi-scale Image Quality Transformer, ICCV 2021 (arXiv:2108.05997)"
+#: MUSIQNet's ``gelu`` option -> the encoder's MLP activation
+_GELU = {"tanh": "gelu_tanh", "none": "gelu"}
 
 
 # ----------------------------------------------------------------------------- network
@@ -131,6 +134,8 @@ class MUSIQNet(nn.Module):
         super().__init__()
         if resize not in RESIZE_MODES:
             raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+        if gelu not in _GELU:
+            raise ValueError(f"gelu must be 'tanh' (official, Flax) or 'none' (exact erf GELU), got {gelu!r}")
         if init not in ("official", "random"):
             raise ValueError(f"init must be 'official' or 'random', got {init!r}")
         if patch_size % 4:
@@ -155,7 +160,8 @@ class MUSIQNet(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(hidden_size))
         self.dropout = nn.Dropout(dropout)
         self.encoder = TransformerEncoder(
-            hidden_size, depth, num_heads, mlp_dim, eps=1e-6, gelu=gelu, dropout=dropout, attn_dropout=attn_dropout
+            hidden_size, depth, num_heads, mlp_dim, eps=1e-6, act=_GELU[gelu], dropout=dropout,
+            attn_dropout=attn_dropout
         )
         self.head = nn.Linear(hidden_size, num_classes)
         self.reset_parameters(init=init, seed=seed)
@@ -266,9 +272,7 @@ class MUSIQNet(nn.Module):
         the softmax distribution for a K-bin head (AVA)."""
         if outputs.shape[-1] == 1:
             return outputs[..., 0]
-        probs = outputs.float().softmax(dim=-1)
-        bins = torch.arange(1, outputs.shape[-1] + 1, dtype=probs.dtype, device=probs.device)
-        return probs @ bins
+        return expected_score(outputs)
 
     def load_backbone(self, state: dict) -> None:
         """Load every tensor of a converted state except the head (fine-tuning from another task)."""
@@ -325,7 +329,7 @@ class MUSIQ(NRMetric):
         return super().option_names() | set(inspect.signature(MUSIQNet.__init__).parameters) - {"self"}
 
     @classmethod
-    def from_config(cls, config, *, pretrained: bool, **arguments) -> "MUSIQ":
+    def from_config(cls, config, /, *, pretrained: bool, **arguments) -> "MUSIQ":
         if not pretrained:
             # untrained outputs that depend on the input (tests, benchmarks); see MUSIQNet's init
             arguments.setdefault("init", "random")

@@ -306,7 +306,7 @@ class PRFNet(FRMetric):
         return super().option_names() | set(inspect.signature(PRFNetwork.__init__).parameters) - {"self"}
 
     @classmethod
-    def from_config(cls, config, *, pretrained: bool, **arguments) -> "PRFNet":
+    def from_config(cls, config, /, *, pretrained: bool, **arguments) -> "PRFNet":
         metric = cls.build_variant(config, **arguments)
         if pretrained:  # a checkpoint of the user's in IQAMETRICS_WEIGHTS_DIR, if any
             load_unpublished(

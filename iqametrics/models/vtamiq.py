@@ -77,7 +77,7 @@ class VTAMIQ(FRMetric):
     converters = ("vtamiq_2022",)
 
     @classmethod
-    def from_config(cls, config, *, pretrained: bool, **arguments) -> "VTAMIQ":
+    def from_config(cls, config, /, *, pretrained: bool, **arguments) -> "VTAMIQ":
         metric = cls.build_variant(config, **arguments)
         if pretrained and config.name == "vtamiq.paper":  # a checkpoint of the user's, if any
             load_unpublished(

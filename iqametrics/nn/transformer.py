@@ -1,6 +1,11 @@
-"""Pre-LN transformer encoder (ViT / BERT style) with a key-padding mask.
+"""Transformer encoder with a key-padding mask, in two flavours.
 
-``x = x + Attn(LN(x)); x = x + MLP(LN(x))`` per block, a final LayerNorm after the last block.
+* pre-LN (ViT, MUSIQ): ``x = x + Attn(LN(x)); x = x + MLP(LN(x))`` per block, a final LayerNorm
+  after the last block, dropout after each linear of the MLP (timm's ``Mlp``);
+* post-LN (the original Transformer; TRIQ, TFIQA): ``x = LN(x + Attn(x)); x = LN(x + MLP(x))``,
+  no final LayerNorm, dropout on the two sub-layer outputs only (TRIQ's ``TransformerBlock``,
+  ``junyongyou/triq`` ``src/models/transformer_iqa.py``).
+
 Attention runs through :func:`torch.nn.functional.scaled_dot_product_attention` (fused kernels on
 CPU and GPU); a key-padding mask lets sequences of different lengths share one batch: padded
 tokens are never attended to, so the outputs of the real tokens do not depend on how much
@@ -13,13 +18,15 @@ Parameter names follow timm's ViT (``blocks.{i}.norm1``, ``attn.qkv``, ``attn.pr
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MultiHeadSelfAttention", "Mlp", "EncoderBlock", "TransformerEncoder", "padding_attn_mask"]
+__all__ = [
+    "ACTIVATIONS", "MultiHeadSelfAttention", "Mlp", "EncoderBlock", "TransformerEncoder", "padding_attn_mask",
+]
 
 
 def padding_attn_mask(key_padding_mask: Optional[Tensor]) -> Optional[Tensor]:
@@ -62,15 +69,23 @@ class MultiHeadSelfAttention(nn.Module):
         return self.proj_drop(self.proj(out))
 
 
-class Mlp(nn.Module):
-    """Linear -> GELU -> dropout -> Linear -> dropout.  ``gelu="tanh"`` is Flax/JAX's default GELU."""
+#: MLP activations: exact (erf) GELU, Flax/JAX's default tanh-approximated GELU, ReLU (TRIQ)
+ACTIVATIONS = {
+    "gelu": lambda: nn.GELU(),
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+    "relu": lambda: nn.ReLU(),
+}
 
-    def __init__(self, dim: int, hidden: int, *, gelu: str = "none", dropout: float = 0.0):
+
+class Mlp(nn.Module):
+    """Linear -> activation -> dropout -> Linear -> dropout (``act`` one of :data:`ACTIVATIONS`)."""
+
+    def __init__(self, dim: int, hidden: int, *, act: str = "gelu", dropout: float = 0.0):
         super().__init__()
-        if gelu not in ("none", "tanh"):
-            raise ValueError(f"gelu must be 'none' (exact, erf) or 'tanh' (approximation), got {gelu!r}")
+        if act not in ACTIVATIONS:
+            raise ValueError(f"act must be one of {sorted(ACTIVATIONS)} (gelu: exact erf GELU), got {act!r}")
         self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU(approximate=gelu)
+        self.act = ACTIVATIONS[act]()
         self.fc2 = nn.Linear(hidden, dim)
         self.drop = nn.Dropout(dropout)
 
@@ -79,40 +94,50 @@ class Mlp(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    """One pre-LN block: ``x + Attn(LN(x))`` then ``x + MLP(LN(x))``."""
+    """One block: pre-LN ``x + Attn(LN(x))`` then ``x + MLP(LN(x))``, or with ``norm_first=False``
+    post-LN ``LN(x + Attn(x))`` then ``LN(x + MLP(x))`` (dropout on the MLP's output only, as TRIQ)."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_dim: int, *, eps: float = 1e-6, gelu: str = "none",
-                 dropout: float = 0.0, attn_dropout: float = 0.0):
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int, *, eps: float = 1e-6, act: str = "gelu",
+                 dropout: float = 0.0, attn_dropout: float = 0.0, norm_first: bool = True):
         super().__init__()
+        self.norm_first = bool(norm_first)
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = MultiHeadSelfAttention(dim, num_heads, attn_dropout=attn_dropout, proj_dropout=dropout)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, mlp_dim, gelu=gelu, dropout=dropout)
+        self.mlp = Mlp(dim, mlp_dim, act=act, dropout=dropout if self.norm_first else 0.0)
+        self.mlp_drop = nn.Identity() if self.norm_first else nn.Dropout(dropout)
 
     def forward(self, x: Tensor, attn_mask: Optional[Tensor] = None, n_queries: Optional[int] = None) -> Tensor:
         residual = x if n_queries is None else x[:, :n_queries]
-        x = residual + self.attn(self.norm1(x), attn_mask, n_queries)
-        return x + self.mlp(self.norm2(x))
+        if self.norm_first:
+            x = residual + self.attn(self.norm1(x), attn_mask, n_queries)
+            return x + self.mlp(self.norm2(x))
+        x = self.norm1(residual + self.attn(x, attn_mask, n_queries))
+        return self.norm2(x + self.mlp_drop(self.mlp(x)))
 
 
 class TransformerEncoder(nn.Module):
-    """A stack of pre-LN :class:`EncoderBlock` and a final LayerNorm.
+    """A stack of :class:`EncoderBlock`: pre-LN with a final LayerNorm, or post-LN without one.
 
     Args:
         dim, depth, num_heads, mlp_dim: width, number of blocks, heads, MLP hidden width.
-        eps: LayerNorm epsilon (1e-6 in ViT/Flax).
-        gelu: ``"none"`` (exact erf GELU, PyTorch's default) or ``"tanh"`` (Flax's default).
+        eps: LayerNorm epsilon (1e-6 in ViT/Flax and TRIQ).
+        act: the MLP activation, ``"gelu"`` (exact erf GELU, PyTorch's default), ``"gelu_tanh"``
+            (Flax's default) or ``"relu"`` (TRIQ).
         dropout, attn_dropout: dropout after each projection / on the attention weights (training).
+        norm_first: pre-LN (True, ViT) or post-LN (False, TRIQ/TFIQA; no final LayerNorm).
     """
 
     def __init__(self, dim: int, depth: int, num_heads: int, mlp_dim: int, *, eps: float = 1e-6,
-                 gelu: str = "none", dropout: float = 0.0, attn_dropout: float = 0.0):
+                 act: str = "gelu", dropout: float = 0.0, attn_dropout: float = 0.0, norm_first: bool = True):
         super().__init__()
         self.blocks = nn.ModuleList(
-            EncoderBlock(dim, num_heads, mlp_dim, eps=eps, gelu=gelu, dropout=dropout, attn_dropout=attn_dropout)
+            EncoderBlock(dim, num_heads, mlp_dim, eps=eps, act=act, dropout=dropout, attn_dropout=attn_dropout,
+                         norm_first=norm_first)
             for _ in range(depth)
         )
-        self.norm = nn.LayerNorm(dim, eps=eps)
+        # post-LN blocks end with a LayerNorm already
+        self.norm = nn.LayerNorm(dim, eps=eps) if norm_first else nn.Identity()
         self.reset_parameters()
 
     def reset_parameters(self, generator: Optional[torch.Generator] = None) -> None:
@@ -134,8 +159,9 @@ class TransformerEncoder(nn.Module):
             for norm in (block.norm1, block.norm2):
                 nn.init.ones_(norm.weight)
                 nn.init.zeros_(norm.bias)
-        nn.init.ones_(self.norm.weight)
-        nn.init.zeros_(self.norm.bias)
+        if isinstance(self.norm, nn.LayerNorm):
+            nn.init.ones_(self.norm.weight)
+            nn.init.zeros_(self.norm.bias)
 
     def forward(self, x: Tensor, key_padding_mask: Optional[Tensor] = None, *, keep_first: Optional[int] = None) -> Tensor:
         """``x`` [B, N, C]; ``key_padding_mask`` [B, N] bool (True = real token) or None.
@@ -150,6 +176,16 @@ class TransformerEncoder(nn.Module):
         if keep_first is not None and not self.blocks:
             x = x[:, :keep_first]
         return self.norm(x)
+
+    def layer_outputs(self, x: Tensor, key_padding_mask: Optional[Tensor] = None) -> List[Tensor]:
+        """The output of every block, [B, N, C] each, first block first (for post-LN the last one
+        is the encoder's output; for pre-LN the final LayerNorm is not applied to any of them)."""
+        attn_mask = padding_attn_mask(key_padding_mask)
+        outputs = []
+        for block in self.blocks:
+            x = block(x, attn_mask)
+            outputs.append(x)
+        return outputs
 
 
 def _xavier_uniform_(w: Tensor, generator: Optional[torch.Generator]) -> None:
