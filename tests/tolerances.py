@@ -13,9 +13,10 @@ import torch
 
 #: A deep network's score, relative to the magnitude of the scores: tens of layers of float32 dot
 #: products of length 10²..10⁴, each rounded in an order that depends on the matrix shapes and the
-#: kernel, move a score by a few 1e-7 of its magnitude (1.9e-6 on a HyperIQA score of 2.6 seen on an
-#: AMD EPYC); 1e-5 leaves an order of magnitude for other kernels and still fails on any real
-#: difference in the computation (a patch, crop, mask or weight that differs moves a score by far more).
+#: kernel, move a score by up to ~1e-6 of its magnitude (1.9e-6 on a HyperIQA score of 2.6 on an AMD
+#: EPYC; 1.4e-6 relative for PyramidIQA with MKL and oneDNN limited to AVX2); 1e-5 leaves room for
+#: other kernels and still fails on any real difference in the computation (a patch, crop, mask or
+#: weight that differs moves a score by far more).
 DEEP_RTOL = 1e-5
 
 
