@@ -45,7 +45,11 @@ def pristine_paths(shared_data):
 @pytest.fixture(scope="module")
 def one_thread():
     """One intra-op thread for a module of tests on small inputs: on a shared, oversubscribed
-    machine every small parallel op waits for descheduled OpenMP threads (~50 ms an op)."""
+    machine every small parallel op waits for descheduled OpenMP threads (~50 ms an op).  A run
+    that sets OMP_NUM_THREADS asks for that thread count (docs/developing.md): it is kept."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        yield
+        return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

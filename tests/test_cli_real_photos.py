@@ -12,6 +12,8 @@ from PIL import Image, ImageFilter
 
 from iqametrics import cli
 
+from .tolerances import assert_scores_close
+
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory, clive_paths):
@@ -36,10 +38,11 @@ def test_score_folder_glob_and_file_offline(photos, monkeypatch):
     values = _scores(folder.stdout, name)
     assert len(values) == 8 and all(math.isfinite(v) for v in values)
     globbed = runner.invoke(cli.main, ["score", str(photos / "*"), "--format", "csv", "-q"])
-    assert _scores(globbed.stdout, name) == values
+    assert _scores(globbed.stdout, name) == values  # the same files in the same batches: the same arithmetic
     first = sorted(photos.iterdir())[0]
     single = runner.invoke(cli.main, ["score", str(first), "--format", "csv", "-q"])
-    assert _scores(single.stdout, name) == values[:1]
+    # alone rather than in a batch of 8: float64 rounding, then one float32 rounding (1.2e-7) printed to 8 digits
+    assert _scores(single.stdout, name) == pytest.approx(values[:1], rel=1e-6)
 
 
 def test_compare_image_with_degraded_copy_offline(clive_paths, tmp_path, monkeypatch):
@@ -91,4 +94,5 @@ def test_compare_vtamiq_folders_with_weights_dir(clive_paths, tmp_path, monkeypa
     metric = iqametrics.create("vtamiq.paper", weights=str(weights_dir / "vtamiq_paper.pth"), n_patches=64)
     pairs = [(str(dist_dir / f"{i}.png"), str(ref_dir / f"{i}.png")) for i in range(6)]
     direct = metric([d for d, _ in pairs], [r for _, r in pairs])
-    assert [round(v, 5) for v in values] == [round(float(v), 5) for v in direct]
+    # batches of 4 and 2 against one of 6: float32 rounding of the network, printed to 8 digits
+    assert_scores_close(torch.tensor(values), direct)

@@ -18,6 +18,8 @@ import iqametrics
 from iqametrics.models.hyperiqa import CropProtocol, HyperIQA, PyramidIQA
 from iqametrics.weights import WeightsUnavailableError
 
+from .tolerances import assert_scores_close
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -138,15 +140,17 @@ def test_random_crops_are_seeded_by_the_image(rng):
 
 
 @pytest.mark.slow
-def test_scores_do_not_depend_on_batch_composition(hyper, rng):
+@pytest.mark.parametrize("model", ["hyper", "pyramid"])
+def test_scores_do_not_depend_on_batch_composition(model, request, rng):
+    net = request.getfixturevalue(model)
     x = torch.rand(3, 3, 240, 260, generator=rng)
-    full = hyper(x)
-    assert torch.equal(hyper(x), full)  # repeated runs: bitwise
-    singles = torch.cat([hyper(x[i : i + 1]) for i in range(3)])
-    # identical crops by construction; bitwise equal on the reference machine, float32 rounding
-    # of batch-size dependent BLAS kernels allowed elsewhere
-    torch.testing.assert_close(singles, full, rtol=0, atol=1e-6)
-    torch.testing.assert_close(hyper(x.flip(0)).flip(0), full, rtol=0, atol=1e-6)
+    full = net(x)
+    assert torch.equal(net(x), full)  # the same call on the same input: the same arithmetic
+    singles = torch.cat([net(x[i : i + 1]) for i in range(3)])
+    # identical crops by construction; the kernels block a batch of 1 and of 3 differently, so only
+    # float32 rounding may differ (1.9e-6 on scores near 2.6 seen on an AMD EPYC)
+    assert_scores_close(singles, full)
+    assert_scores_close(net(x.flip(0)).flip(0), full)
 
 
 @pytest.mark.slow
@@ -163,7 +167,7 @@ def test_mixed_sizes_in_one_forward_pass(hyper, rng, monkeypatch):
     monkeypatch.setattr(hyper, "forward_patches", spy)
     scores = hyper(images)
     assert calls == [3]  # all crops of all images in one pass
-    torch.testing.assert_close(scores, expected, rtol=0, atol=1e-6)
+    assert_scores_close(scores, expected)  # one pass of 3 against three of 1: float32 rounding only
 
 
 @pytest.mark.slow
@@ -172,7 +176,7 @@ def test_channels_last_gives_the_same_scores(hyper, rng):
     m.load_state_dict(hyper.state_dict())
     x = torch.rand(1, 3, 240, 260, generator=rng)
     with torch.inference_mode():
-        torch.testing.assert_close(m(x), hyper(x), rtol=1e-5, atol=1e-5)
+        assert_scores_close(m(x), hyper(x))  # other convolution kernels: float32 rounding only
 
 
 @pytest.mark.slow
@@ -181,8 +185,8 @@ def test_real_photos_of_any_size(hyper, clive_paths, pristine_paths):
     paths = clive_paths[:2] + pristine_paths[:2]
     scores = hyper(paths)
     assert scores.shape == (4,) and torch.isfinite(scores).all()
-    assert torch.equal(hyper(paths), scores)
-    torch.testing.assert_close(torch.cat([hyper(p) for p in paths]), scores, rtol=0, atol=1e-6)
+    assert torch.equal(hyper(paths), scores)  # the same call on the same input
+    assert_scores_close(torch.cat([hyper(p) for p in paths]), scores)  # batches of 1 against 4: rounding only
 
 
 # ----------------------------------------------------------------------------- options, registry, weights

@@ -122,7 +122,16 @@ def _agreement(arr: np.ndarray, size, mode):
     x = torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255
     ours = torch.round(pil_resize(x, size, mode=mode) * 255).permute(1, 2, 0).numpy().astype(np.int64)
     diff = np.abs(ours - _pil_reference(arr, size, mode))
-    return (diff == 0).mean(), diff.max()
+    return (diff == 0).mean(), diff.max(), (diff > 1).mean()
+
+
+# PIL rounds each pass to 8 bits with its fixed-point (22-bit) coefficients, we round float32 sums
+# whose order depends on the CPU's kernels: the two disagree only on exact ties, by one level a pass.
+# A tie lost in the horizontal pass moves the vertical pass's input by one level, so where ties of
+# both passes line up (runs of x.5 values) the output is two levels off, rarely.
+def _assert_within_pil_rounding(exact, worst, two_off, min_exact):
+    assert worst <= 2 and two_off < 1e-3, (worst, two_off)
+    assert exact > min_exact, exact
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
@@ -132,11 +141,9 @@ def test_pil_resize_matches_pillow_on_smooth_image(mode, size):
     yy, xx = np.mgrid[0:120, 0:150].astype(np.float64)
     arr = np.stack([128 + 100 * np.sin(xx / 9 + c) * np.cos(yy / 13 - c) for c in range(3)], -1)
     arr = np.clip(arr + yy[..., None] / 3, 0, 255).astype(np.uint8)
-    exact, worst = _agreement(arr, size, mode)
-    # Pillow's 22-bit fixed-point coefficients decide exact ties, which these rational factors make
-    # frequent (0.90 identical at ×1/2, 0.95 at ×4/3 measured): never more than one level apart
-    assert worst <= 1
-    assert exact > 0.85
+    # these rational factors make ties frequent (0.90 identical at ×1/2, 0.95 at ×4/3 measured; two
+    # values two levels off at ×1/2 with ATEN_CPU_CAPABILITY=default)
+    _assert_within_pil_rounding(*_agreement(arr, size, mode), min_exact=0.85)
 
 
 @pytest.mark.needs_data
@@ -145,8 +152,8 @@ def test_pil_resize_matches_pillow_on_real_photos(clive_paths):
 
     for path in clive_paths[:3]:
         arr = np.asarray(Image.open(path).convert("RGB"))
-        exact, worst = _agreement(arr, (512, 384), "bilinear")  # the HyperIQA test-time resize
-        assert worst <= 1 and exact > 0.99, (path.name, exact, worst)
+        agreement = _agreement(arr, (512, 384), "bilinear")  # the HyperIQA test-time resize
+        _assert_within_pil_rounding(*agreement, min_exact=0.99)
 
 
 def test_pil_resize_validation_and_identity(rng):

@@ -18,6 +18,8 @@ import iqametrics
 from iqametrics.metric import ImageTooSmallError
 from iqametrics.weights import WeightsUnavailableError
 
+from .tolerances import assert_scores_close
+
 pytestmark = pytest.mark.filterwarnings("ignore:.*(pretrained|weight enum).*:UserWarning")
 
 NAMES = {"alex": "lpips", "vgg": "lpips.vgg", "squeeze": "lpips.squeeze"}
@@ -158,25 +160,31 @@ def check_against_official_dists(theirs, ours, dist, ref) -> None:
 
 # ----------------------------------------------------------------------------- properties
 @pytest.mark.parametrize("name", ALL)
-def test_identical_images_score_exactly_zero(name, small_pair):
+def test_identical_images_score_zero(name, small_pair):
+    """Equal feature maps give exactly 0 (tests/test_backbones.py). Both images run through the
+    backbone as one batch, which a kernel may round differently row by row: the distance is then a
+    square of float32 rounding (~1e-14), far below any real difference (> 1e-3 here)."""
     _, ref = small_pair
     m = iqametrics.create(name, pretrained=False)
-    assert torch.equal(m(ref, ref.clone()), torch.zeros(len(ref)))
+    same = m(ref, ref.clone())
+    assert (same >= 0).all() and (same <= 1e-10).all(), same
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_symmetric_nonnegative_and_batch_invariant(name, small_pair):
     """Both distances are symmetric in their arguments; a pair scores the same alone or in a
-    batch (1e-6 relative: the convolution may block a batch differently)."""
+    batch. Up to float32 rounding: the convolutions may block a batch, or another order of the
+    images in it, differently; the features carry ~1e-7 relative rounding, which a distance between
+    close features amplifies by |f| / |f1 - f2|, hence 1e-5 of the scores."""
     dist, ref = small_pair
     m = iqametrics.create(name, pretrained=False)
     scores = m(dist, ref)
     assert scores.shape == (2,) and scores.dtype == torch.float32 and (scores > 0).all()
-    torch.testing.assert_close(m(ref, dist), scores, rtol=1e-6, atol=0)
+    assert_scores_close(m(ref, dist), scores)
     alone = torch.cat([m(dist[i : i + 1], ref[i : i + 1]) for i in range(len(dist))])
-    torch.testing.assert_close(alone, scores, rtol=1e-6, atol=0)
+    assert_scores_close(alone, scores)
     lists = m(list(dist), list(ref))  # the list path scores the same
-    torch.testing.assert_close(lists, scores, rtol=1e-6, atol=0)
+    assert_scores_close(lists, scores)
 
 
 @pytest.mark.slow
@@ -222,7 +230,7 @@ def test_channels_last_is_only_a_layout(small_pair):
     a = iqametrics.create("dists", pretrained=False)
     b = iqametrics.create("dists", pretrained=False, channels_last=False)
     b.load_state_dict(a.state_dict())
-    torch.testing.assert_close(a(dist, ref), b(dist, ref), rtol=1e-5, atol=1e-7)
+    assert_scores_close(a(dist, ref), b(dist, ref))  # other convolution kernels: float32 rounding only
 
 
 # ----------------------------------------------------------------------------- validation

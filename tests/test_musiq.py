@@ -17,6 +17,8 @@ from iqametrics.nn.musiq_tokens import tokenize
 from iqametrics.nn.transformer import TransformerEncoder
 from iqametrics.weights import WeightsUnavailableError
 
+from .tolerances import assert_scores_close
+
 
 # small inputs: one thread is faster than waiting for descheduled OpenMP threads (conftest.py)
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -97,13 +99,15 @@ def test_batched_scores_equal_one_by_one_on_real_photos(mixed_photos):
     batched = m(mixed_photos)
     single = torch.cat([m([img]) for img in mixed_photos])
     assert torch.unique(batched).numel() == len(mixed_photos)  # an untrained network still depends on the image
-    torch.testing.assert_close(batched, single, rtol=0, atol=1e-5)
+    # padding and the attention mask change the matrix shapes, hence the rounding, not the maths
+    # (0.51135665 alone, 0.51135689 in a batch of 3)
+    assert_scores_close(batched, single)
     # how images are grouped into forward passes changes nothing either
     m.batch_tokens = 300
-    torch.testing.assert_close(m(mixed_photos), batched, rtol=0, atol=1e-5)
+    assert_scores_close(m(mixed_photos), batched)
     # a same-size batch tensor goes through the same path
     same = torch.stack([mixed_photos[4], mixed_photos[4].flip(-1)])
-    torch.testing.assert_close(m(same)[0], batched[4], rtol=0, atol=1e-5)
+    assert_scores_close(m(same)[:1], batched[4:5])
 
 
 def test_ava_scores_are_distribution_means(mixed_photos):
@@ -146,7 +150,7 @@ def test_patch_chunk_changes_nothing_but_speed(mixed_photos):
     imgs = mixed_photos[:2]
     small = iqametrics.create("musiq", pretrained=False, patch_chunk=7, **SHALLOW)(imgs)
     default = iqametrics.create("musiq", pretrained=False, **SHALLOW)(imgs)
-    torch.testing.assert_close(small, default, rtol=0, atol=1e-5)
+    assert_scores_close(small, default)  # the patch encoder runs on chunks of 7: another batch shape
     with pytest.raises(ValueError, match="patch_chunk"):
         MUSIQNet(patch_chunk=0)
 
@@ -184,7 +188,8 @@ def test_equivalent_to_pyiqa_port_with_its_options(shared_data, num_classes):
     with torch.inference_mode():
         scores = net.scores(net(images))
     # pyiqa computes in a different order (unfused q/k/v, explicit softmax): float32 rounding only
-    torch.testing.assert_close(scores, torch.tensor(_PYIQA_GOLDEN[num_classes]), rtol=0, atol=1e-4)
+    # (≤ 1e-6 seen, with PyTorch's AVX-512 and its scalar kernels)
+    assert_scores_close(scores, _PYIQA_GOLDEN[num_classes])
 
 
 # Published outputs of the official TensorFlow models on the five TID2013 calibration images

@@ -9,7 +9,9 @@ the two passes separately and rounding after each reproduces PIL almost exactly:
 resized to 512×384, 99.9 % of the 8-bit values equal PIL's and the others differ by one level (a
 single float pass without rounding differs from PIL by 0.27 levels on average).  The remaining
 differences are ties decided by PIL's fixed-point (22-bit) filter coefficients; resize factors
-that create many exact ties (e.g. 5/3) match less often (about 97 %), still within one level.
+that create many exact ties (e.g. 5/3) match less often (about 97 %), within one level except,
+rarely, where ties of both passes line up (two levels; how float32 sums round a tie depends on
+the CPU's kernels).
 
 Pillow 13 (PR #9549) runs the vertical pass first when the height shrinks much more than the
 width; the order here is that of Pillow 12 and earlier, which the published models used.  In the
