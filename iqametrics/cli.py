@@ -53,6 +53,16 @@ def _resolve_device(device: str) -> str:
     return device
 
 
+def _decode_mode(decode: str, metrics, quiet: bool) -> str:
+    """``--decode`` as it can be done here; a fallback to the CPU is said once."""
+    from .scoring import resolve_decode
+
+    mode, note = resolve_decode(decode, metrics)
+    if note and not quiet:
+        click.echo(f"note: {note.replace('decode=' + repr(decode), '--decode ' + decode)}", err=True)
+    return mode
+
+
 def _create_metrics(names: Sequence[str], kind: str, device: str, weights: Optional[str], options: dict):
     import iqametrics
     from .registry import UnknownMetricError
@@ -129,6 +139,8 @@ _common_options = [
     click.option("--workers", "-j", default=None, type=click.IntRange(0), help="Decoding processes [default: up to 4]."),
     click.option("--max-batch-pixels", default=None, metavar="N", callback=lambda ctx, param, v: _pixel_count(v),
                  help="Pixels per batch, pairs counting both images (e.g. 4M) [default: 8M]."),
+    click.option("--decode", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
+                 help="gpu: decode JPEG files on the metrics' CUDA device (nvJPEG); other files, and runs without CUDA, on the CPU."),
     click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True),
     click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to FILE (default: stdout)."),
     click.option("--resume", is_flag=True, help="Skip inputs already in --output and append the rest."),
@@ -203,7 +215,7 @@ def info_command(name, as_json):
 @main.command("score")
 @click.argument("paths", nargs=-1, required=True)
 @_with_common
-def score_command(paths, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def score_command(paths, metric_names, device, batch_size, workers, max_batch_pixels, decode, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Score images without a reference: files, folders (recursive) and glob patterns."""
     from .io import discover_images
     from .scoring import score_files
@@ -220,7 +232,7 @@ def score_command(paths, metric_names, device, batch_size, workers, max_batch_pi
     done = _completed(resume, output, writer_args)
     files = [f for f in files if str(f) not in done]
     records = score_files(metrics, files, batch_size=batch_size, workers=workers, discover=False,
-                          max_batch_pixels=max_batch_pixels)
+                          max_batch_pixels=max_batch_pixels, decode=_decode_mode(decode, metrics, quiet))
     _run(records, len(files), writer_args, output, resume, overwrite, quiet, done)
 
 
@@ -261,7 +273,7 @@ def _read_pairs_csv(path: str) -> List[tuple]:
 @click.argument("dist", required=False)
 @click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False), help="CSV with columns ref,dist.")
 @_with_common
-def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, max_batch_pixels, decode, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Compare distorted images with references: REF DIST files, REF_DIR DIST_DIR folders
     (paired by relative path), or --pairs FILE.csv."""
     from .io import discover_pairs
@@ -283,7 +295,8 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
     writer_args = dict(fmt=fmt, key_columns=["ref", "dist"], metrics=[m.name for m in metrics])
     done = _completed(resume, output, writer_args)
     pairs = [p for p in pairs if (str(p[0]), str(p[1])) not in done]
-    records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
+    records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels,
+                            decode=_decode_mode(decode, metrics, quiet))
     _run(records, len(pairs), writer_args, output, resume, overwrite, quiet, done)
 
 
