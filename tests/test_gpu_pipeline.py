@@ -14,7 +14,7 @@ from PIL import Image
 import iqametrics
 from iqametrics import cli
 from iqametrics.batching import Batch, Failure, iter_image_batches, iter_pair_batches
-from iqametrics.io import ImageTooLargeError, load_image, pil_to_tensor
+from iqametrics.io import ImageTooLargeError, discover_images, load_image, pil_to_tensor
 from iqametrics.jpeg import EncodedJpeg, apply_orientation, decode_batch, read_encoded
 from iqametrics.scoring import resolve_decode, run_metrics, score_files
 
@@ -130,7 +130,7 @@ def test_decode_gpu_without_cuda_falls_back_and_says_so_once(tmp_path):
         resolve_decode("nvjpeg", [metric])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        results = list(score_files([metric], [tmp_path], decode="gpu", workers=0))
+        results = list(score_files([metric], discover_images([tmp_path]), decode="gpu", workers=0))
     assert len(results) == 3 and [str(w.message) for w in caught] == [note]
     out = CliRunner().invoke(cli.main, ["score", str(tmp_path), "--decode", "gpu", "--format", "csv", "-j", "0"])
     assert out.exit_code == 0, out.output
