@@ -222,6 +222,9 @@ class Trainer:
         self.task = get_task(r.model.task)(r)
         train_set, val_set = self._splits()
         joint_set = self._joint_split()
+        too_few = val_set is not None and len(val_set) < 3
+        if too_few:  # correlations of two items say nothing: train without selection, keep the last epoch
+            val_set = None
         torch.manual_seed(mix_seed(t.seed, ctx.rank))
 
         state = load_checkpoint(resume_from) if resume_from else None
@@ -262,6 +265,8 @@ class Trainer:
             self.task.on_train_start(metric, train_set, ctx)
 
         self.progress = Progress(ctx.is_main and not self.quiet, every=t.log_every)
+        if too_few:
+            self.progress.message(f"the {r.data.val_split!r} split has fewer than 3 items: no validation, the last epoch is kept")
         log = RunLog(self.out_dir, enabled=ctx.is_main)
         if ctx.is_main and state is None:
             (self.out_dir / "recipe.json").write_text(json.dumps(r.to_dict(), indent=2))
