@@ -61,6 +61,11 @@ def _degraded(x: torch.Tensor, kind: str) -> torch.Tensor:
     return pil_to_tensor(img)
 
 
+def degraded_pairs(refs):
+    """(distorted, reference) pairs: a JPEG (quality 20) and a blurred copy of each reference."""
+    return [(_degraded(r, kind), r) for r in refs for kind in ("jpeg", "blur")]
+
+
 def _create_float32(name: str, device: str):
     """The float32 reference model: pretrained when its weights can be had, else seeded random weights."""
     try:
@@ -87,6 +92,46 @@ def _score(metric, inputs, batch: int):
     return torch.cat(out).double()
 
 
+#: the columns of :func:`amp_rows`
+AMP_HEADER = ["metric", "weights", "autocast", "inputs", "max |Δ|", "median |Δ|", "max |Δ| / std(fp32)", "Spearman(fp32, amp)"]
+
+
+def amp_rows(names, amps, device: str, nr_inputs, fr_inputs, batch: int, create_float32=None, options=None):
+    """One row per metric that supports AMP and per autocast dtype: the float32 scores of the inputs
+    against the autocast ones (same weights).  ``create_float32(name, device) -> (metric, weights)``
+    builds the reference (default: pretrained when possible, else seeded random weights);
+    ``options[name]`` are extra metric options for both."""
+    create_float32 = create_float32 or _create_float32
+    options = options or {}
+    rows = []
+    for name in names:
+        fp32, weights = create_float32(name, device)
+        if not type(fp32).supports_amp:
+            print(f"{name}: does not support AMP, skipped", file=sys.stderr)
+            continue
+        inputs = fr_inputs if fp32.info.kind == "FR" else nr_inputs
+        base = _score(fp32, inputs, batch)
+        for amp in amps:
+            mixed = iqametrics.create(name, device=device, pretrained=False, amp=amp, **options.get(name, {}))
+            mixed.load_state_dict(fp32.state_dict())  # the float32 model's weights, whichever they are
+            scores = _score(mixed, inputs, batch)
+            diff = (scores - base).abs()
+            spread = base.std().item()
+            rows.append(
+                [
+                    name,
+                    weights,
+                    f"{amp} ({torch.device(device).type})",
+                    len(inputs),
+                    f"{diff.max().item():.2e}",
+                    f"{diff.median().item():.2e}",
+                    f"{diff.max().item() / spread:.2e}" if spread > 0 else "–",
+                    f"{_spearman(base, scores):.5f}",
+                ]
+            )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -101,38 +146,11 @@ def main() -> int:
     data = Path(args.data)
     nr_inputs = _images(data / "clive" / "images", args.n, args.max_side)
     refs = _images(data / "pristine", max(1, args.n // 2), args.max_side)
-    fr_inputs = [(_degraded(r, kind), r) for r in refs for kind in ("jpeg", "blur")]
-
-    rows = []
-    for name in args.metrics:
-        fp32, weights = _create_float32(name, args.device)
-        if not type(fp32).supports_amp:
-            print(f"{name}: does not support AMP, skipped", file=sys.stderr)
-            continue
-        inputs = fr_inputs if fp32.info.kind == "FR" else nr_inputs
-        base = _score(fp32, inputs, args.batch)
-        for amp in args.amp:
-            mixed = iqametrics.create(name, device=args.device, pretrained=False, amp=amp)
-            mixed.load_state_dict(fp32.state_dict())  # the float32 model's weights, whichever they are
-            scores = _score(mixed, inputs, args.batch)
-            diff = (scores - base).abs()
-            spread = base.std().item()
-            rows.append(
-                [
-                    name,
-                    weights,
-                    f"{amp} ({torch.device(args.device).type})",
-                    len(inputs),
-                    f"{diff.max().item():.2e}",
-                    f"{diff.median().item():.2e}",
-                    f"{diff.max().item() / spread:.2e}" if spread > 0 else "–",
-                    f"{_spearman(base, scores):.5f}",
-                ]
-            )
+    fr_inputs = degraded_pairs(refs)
+    rows = amp_rows(args.metrics, args.amp, args.device, nr_inputs, fr_inputs, args.batch)
     print(f"Command: `{command_line()}`  \nHardware: {hardware()}  \nPhotos larger than {args.max_side} px "
           "downscaled (Lanczos) to that longer side.\n")
-    header = ["metric", "weights", "autocast", "inputs", "max |Δ|", "median |Δ|", "max |Δ| / std(fp32)", "Spearman(fp32, amp)"]
-    print(markdown_table(header, rows))
+    print(markdown_table(AMP_HEADER, rows))
     return 0
 
 

@@ -97,3 +97,23 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
 
 def command_line() -> str:
     return "python " + " ".join(sys.argv)
+
+
+def synthetic_photo(width: int, height: int, seed: int):
+    """A photo-like RGB PIL image (smooth shading, shapes with edges, fine texture), the same for a
+    seed on every machine: for suites that must run without ../shared/data."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((6, 8, 3)) * 255  # smooth colour fields, as sky, walls and skin
+    img = Image.fromarray(coarse.astype(np.uint8)).resize((width, height), Image.BICUBIC)
+    draw = ImageDraw.Draw(img)
+    for _ in range(12):  # objects: sharp edges at several scales
+        x0, y0 = rng.integers(0, width), rng.integers(0, height)
+        w, h = rng.integers(width // 20, width // 3), rng.integers(height // 20, height // 3)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x0 + w, y0 + h], fill=colour)
+    img = img.filter(ImageFilter.GaussianBlur(1.0))
+    texture = rng.normal(0.0, 6.0, (height, width, 1))  # grain, so that JPEG has detail to code
+    return Image.fromarray(np.clip(np.asarray(img, dtype=np.float64) + texture, 0, 255).astype(np.uint8))

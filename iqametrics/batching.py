@@ -37,6 +37,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from .io import ImageDecodeError, load_image, parse_pixel_count
+from .jpeg import EncodedJpeg, decode_batch, read_encoded
 
 __all__ = ["Batch", "Failure", "iter_image_batches", "iter_pair_batches", "iter_triplet_batches", "DEFAULT_MAX_BATCH_PIXELS"]
 
@@ -52,10 +53,9 @@ PREFETCH_FACTOR = 2
 class Batch:
     """Images ready for a metric: ``images`` is a [B,3,H,W] tensor or a list of [3,H,W] tensors.
 
-    For pairs, ``images`` holds the distorted images and ``refs`` the references; for 2AFC
-    triplets, ``images`` holds A, ``images_b`` holds B and ``refs`` the references.
-    ``keys`` identify the inputs (paths as strings; pairs as ``(ref, dist)`` tuples, triplets
-    as ``(ref, a, b)``) and ``indices`` their positions in the input list.
+    For pairs, ``images`` holds the distorted images and ``refs`` the references.
+    ``keys`` identify the inputs (paths as strings; pairs as ``(ref, dist)`` tuples) and
+    ``indices`` their positions in the input list.
     """
 
     indices: List[int]
@@ -76,16 +76,24 @@ class Failure:
 
 
 class _ImageFiles(Dataset):
-    def __init__(self, items: Sequence, check: Optional[Callable[[int, int], None]], max_image_pixels=None):
+    """Decodes in the worker; with ``uint8`` the 8-bit levels (the metric's device converts them),
+    with ``encoded_jpegs`` RGB/grey JPEGs stay encoded (:class:`~iqametrics.jpeg.EncodedJpeg`)."""
+
+    def __init__(self, items: Sequence, check: Optional[Callable[[int, int], None]], max_image_pixels=None,
+                 uint8: bool = False, encoded_jpegs: bool = False):
         self.items = list(items)
         self.check = check
         self.max_image_pixels = max_image_pixels
+        self.dtype = torch.uint8 if uint8 or encoded_jpegs else torch.float32
+        self.encoded_jpegs = encoded_jpegs
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def _load(self, path) -> Tensor:
-        image = load_image(path, max_pixels=self.max_image_pixels)
+    def _load(self, path):
+        image = read_encoded(path, self.max_image_pixels) if self.encoded_jpegs else None
+        if image is None:
+            image = load_image(path, max_pixels=self.max_image_pixels, dtype=self.dtype)
         if self.check is not None:
             self.check(int(image.shape[-2]), int(image.shape[-1]))
         return image
@@ -101,9 +109,9 @@ class _FileTuples(_ImageFiles):
     """Items are tuples of paths (a pair, a triplet); ``order`` picks the item positions that
     become the :class:`Batch` fields ``images``, ``refs`` (and ``images_b``), in that order."""
 
-    def __init__(self, items: Sequence, check: Optional[Callable[[int, int], None]], order: Sequence[int],
-                 max_image_pixels=None):
-        super().__init__(items, check, max_image_pixels)
+    def __init__(self, items: Sequence, check, order: Sequence[int], max_image_pixels=None, uint8: bool = False,
+                 encoded_jpegs: bool = False):
+        super().__init__(items, check, max_image_pixels, uint8, encoded_jpegs)
         self.order = tuple(order)
 
     def __getitem__(self, i: int):
@@ -152,8 +160,17 @@ def _pixels(item) -> int:
     return sum(int(t.shape[-2]) * int(t.shape[-1]) for t in images)
 
 
-def _make_batch(entries, keys_of, stack: Optional[bool] = None) -> Batch:
-    """A batch of ``entries`` (index, item); stacked when ``stack`` (default: when all sizes agree)."""
+def _stack(tensors: List[Tensor], pin: bool) -> Tensor:
+    if pin and tensors[0].device.type == "cpu":
+        # straight into page-locked memory, so that the copy to the GPU can be asynchronous
+        out = torch.empty((len(tensors), *tensors[0].shape), dtype=tensors[0].dtype, pin_memory=True)
+        return torch.stack(tensors, out=out)
+    return torch.stack(tensors)
+
+
+def _make_batch(entries, keys_of, stack: Optional[bool] = None, pin: bool = False) -> Batch:
+    """A batch of ``entries`` (index, item); stacked when ``stack`` (default: when all sizes agree),
+    into pinned memory when ``pin``."""
     indices = [i for i, _ in entries]
     items = [x for _, x in entries]
     if stack is None:
@@ -161,13 +178,57 @@ def _make_batch(entries, keys_of, stack: Optional[bool] = None) -> Batch:
     keys = [keys_of(i) for i in indices]
     if isinstance(items[0], tuple):  # pairs or triplets: one Batch field per tuple position
         columns = [list(column) for column in zip(*items)]
-        return Batch(indices, keys, *(torch.stack(c) if stack else c for c in columns))
-    return Batch(indices, keys, torch.stack(items) if stack else items)
+        return Batch(indices, keys, *(_stack(c, pin) if stack else c for c in columns))
+    return Batch(indices, keys, _stack(items, pin) if stack else items)
 
 
-def _group(stream, keys_of, batch_size: int, mixed_sizes: bool, max_batch_pixels: int, max_pending_pixels: int):
+class _DeviceJpegs:
+    """Decodes the :class:`~iqametrics.jpeg.EncodedJpeg` items of a batch in one call on ``device``
+    (the rest of the batch is moved there); inputs that cannot be decoded become failures."""
+
+    def __init__(self, device):
+        self.device = torch.device(device)
+
+    def __call__(self, entries):
+        flat = [(n, j, x) for n, (_, item) in enumerate(entries)
+                for j, x in enumerate(item if isinstance(item, tuple) else (item,))]
+        encoded = [(n, j, x) for n, j, x in flat if isinstance(x, EncodedJpeg)]
+        decoded = {}
+        failed = {}
+        if encoded:
+            for (n, j, x), (image, reason) in zip(encoded, decode_batch([x for _, _, x in encoded], self.device)):
+                if image is None:
+                    failed.setdefault(n, f"{x.path}: {reason}" if isinstance(entries[n][1], tuple) else reason)
+                decoded[n, j] = image
+        kept, failures = [], []
+        for n, (i, item) in enumerate(entries):
+            if n in failed:
+                failures.append((i, failed[n]))
+                continue
+            parts = [decoded[n, j] if (n, j) in decoded else x.to(self.device, non_blocking=True)
+                     for j, x in enumerate(item if isinstance(item, tuple) else (item,))]
+            kept.append((i, tuple(parts) if isinstance(item, tuple) else parts[0]))
+        return kept, failures
+
+
+def _emit(entries, keys_of, stack: Optional[bool], pin: bool, materialise):
+    """The batch of ``entries`` (after ``materialise``, which may turn some into failures)."""
+    if materialise is not None:
+        entries, failures = materialise(entries)
+        for i, reason in failures:
+            yield Failure(i, keys_of(i), reason)
+        if not entries:
+            return
+    yield _make_batch(entries, keys_of, stack, pin)
+
+
+def _group(stream, keys_of, batch_size: int, mixed_sizes: bool, max_batch_pixels: int, max_pending_pixels: int,
+           pin: bool = False, materialise=None):
     """Batches of at most ``batch_size`` inputs and ``max_batch_pixels`` pixels (a larger input alone);
-    partial size buckets hold at most ``max_pending_pixels`` besides the input just received."""
+    partial size buckets hold at most ``max_pending_pixels`` besides the input just received.
+
+    ``materialise(entries) -> (entries, [(index, reason)])`` prepares each batch's items before they
+    are stacked (GPU JPEG decoding); ``pin`` stacks CPU batches into pinned memory."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if mixed_sizes:
@@ -179,15 +240,15 @@ def _group(stream, keys_of, batch_size: int, mixed_sizes: bool, max_batch_pixels
                 continue
             pixels = _pixels(item)
             if pending and pending_pixels + pixels > max_batch_pixels:
-                yield _make_batch(pending, keys_of)
+                yield from _emit(pending, keys_of, None, pin, materialise)
                 pending, pending_pixels = [], 0
             pending.append((i, item))
             pending_pixels += pixels
             if len(pending) == batch_size or pending_pixels >= max_batch_pixels:
-                yield _make_batch(pending, keys_of)
+                yield from _emit(pending, keys_of, None, pin, materialise)
                 pending, pending_pixels = [], 0
         if pending:
-            yield _make_batch(pending, keys_of)
+            yield from _emit(pending, keys_of, None, pin, materialise)
         return
     buckets: dict = {}  # shape -> [(index, item)], all of one size
     waiting = 0  # pixels in the buckets
@@ -202,14 +263,14 @@ def _group(stream, keys_of, batch_size: int, mixed_sizes: bool, max_batch_pixels
         waiting += pixels
         if len(bucket) == capacity:
             waiting -= pixels * len(bucket)
-            yield _make_batch(buckets.pop(key), keys_of, stack=True)
+            yield from _emit(buckets.pop(key), keys_of, True, pin, materialise)
         while waiting > max_pending_pixels:  # release the bucket that holds the most pixels
             largest = max(buckets, key=lambda k: _pixels(buckets[k][0][1]) * len(buckets[k]))
             batch = buckets.pop(largest)
             waiting -= _pixels(batch[0][1]) * len(batch)
-            yield _make_batch(batch, keys_of, stack=True)
+            yield from _emit(batch, keys_of, True, pin, materialise)
     for key in sorted(buckets, key=lambda k: buckets[k][0][0]):
-        yield _make_batch(buckets[key], keys_of, stack=True)
+        yield from _emit(buckets[key], keys_of, True, pin, materialise)
 
 
 def default_workers(n_items: int) -> int:
@@ -221,11 +282,15 @@ def default_workers(n_items: int) -> int:
     return min(4, os.cpu_count() or 1)
 
 
-def _stream(dataset, keys_of, n_items, batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels):
+def _stream(dataset, keys_of, n_items, batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels, jpeg_device):
     workers = default_workers(n_items) if workers is None else workers
     budget = DEFAULT_MAX_BATCH_PIXELS if max_batch_pixels is None else parse_pixel_count(max_batch_pixels)
-    loader = _loader(dataset, workers, pin_memory)
-    return _group(iter(loader), keys_of, batch_size, mixed_sizes, budget, PENDING_BATCHES * budget)
+    # lists of mixed sizes are pinned image by image (in the loader's thread); stacked batches are
+    # stacked straight into pinned memory instead, which saves a copy
+    loader = _loader(dataset, workers, pin_memory and mixed_sizes)
+    materialise = None if jpeg_device is None else _DeviceJpegs(jpeg_device)
+    return _group(iter(loader), keys_of, batch_size, mixed_sizes, budget, PENDING_BATCHES * budget,
+                  pin=pin_memory, materialise=materialise)
 
 
 def iter_image_batches(
@@ -238,6 +303,8 @@ def iter_image_batches(
     pin_memory: bool = False,
     max_batch_pixels: Optional[Union[int, str]] = None,
     max_image_pixels: Optional[Union[int, str]] = None,
+    uint8: bool = False,
+    jpeg_device=None,
 ) -> Iterator[Union[Batch, Failure]]:
     """Yield :class:`Batch` and :class:`Failure` records for image files.
 
@@ -246,11 +313,18 @@ def iter_image_batches(
     (default :data:`DEFAULT_MAX_BATCH_PIXELS`; ``"8M"`` style accepted) bounds each batch and,
     four times over, the images waiting for a batch; ``max_image_pixels`` is the per-image limit
     of :func:`iqametrics.io.load_image` (images over it come out as failures).
+
+    For a GPU: ``pin_memory`` stacks batches into page-locked memory (for ``non_blocking`` copies);
+    ``uint8`` gives the 8-bit levels (uint8 tensors, 0-255) instead of floats, a quarter of the
+    bytes to copy (a metric divides them by 255 on its device: the same floats); ``jpeg_device``
+    (a CUDA device) decodes RGB and grey JPEGs there, batch by batch (:mod:`iqametrics.jpeg`), and
+    moves the other images there too, as uint8.
     """
     paths = [Path(p) for p in paths]
     keys_of = lambda i: str(paths[i])  # noqa: E731
-    dataset = _ImageFiles(paths, check, max_image_pixels)
-    return _stream(dataset, keys_of, len(paths), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels)
+    dataset = _ImageFiles(paths, check, max_image_pixels, uint8, jpeg_device is not None)
+    return _stream(dataset, keys_of, len(paths), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels,
+                   jpeg_device)
 
 
 def iter_pair_batches(
@@ -263,6 +337,8 @@ def iter_pair_batches(
     pin_memory: bool = False,
     max_batch_pixels: Optional[Union[int, str]] = None,
     max_image_pixels: Optional[Union[int, str]] = None,
+    uint8: bool = False,
+    jpeg_device=None,
 ) -> Iterator[Union[Batch, Failure]]:
     """Like :func:`iter_image_batches` for ``(reference, distorted)`` file pairs (a pair's pixels count both images).
 
@@ -271,8 +347,9 @@ def iter_pair_batches(
     """
     pairs = [(Path(r), Path(d)) for r, d in pairs]
     keys_of = lambda i: (str(pairs[i][0]), str(pairs[i][1]))  # noqa: E731
-    files = _FileTuples(pairs, check, order=(1, 0), max_image_pixels=max_image_pixels)
-    return _stream(files, keys_of, len(pairs), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels)
+    files = _FileTuples(pairs, check, (1, 0), max_image_pixels, uint8, jpeg_device is not None)
+    return _stream(files, keys_of, len(pairs), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels,
+                   jpeg_device)
 
 
 def iter_triplet_batches(
@@ -286,6 +363,8 @@ def iter_triplet_batches(
     pin_memory: bool = False,
     max_batch_pixels: Optional[Union[int, str]] = None,
     max_image_pixels: Optional[Union[int, str]] = None,
+    uint8: bool = False,
+    jpeg_device=None,
 ) -> Iterator[Union[Batch, Failure]]:
     """Like :func:`iter_pair_batches` for 2AFC ``(reference, A, B)`` file triplets.
 
@@ -299,5 +378,6 @@ def iter_triplet_batches(
     if keys is not None and len(keys) != len(triplets):
         raise ValueError(f"got {len(keys)} keys for {len(triplets)} triplets")
     keys_of = (lambda i: keys[i]) if keys is not None else (lambda i: tuple(str(p) for p in triplets[i]))
-    files = _FileTuples(triplets, check, order=(1, 0, 2), max_image_pixels=max_image_pixels)
-    return _stream(files, keys_of, len(triplets), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels)
+    files = _FileTuples(triplets, check, (1, 0, 2), max_image_pixels, uint8, jpeg_device is not None)
+    return _stream(files, keys_of, len(triplets), batch_size, workers, mixed_sizes, pin_memory, max_batch_pixels,
+                   jpeg_device)

@@ -54,6 +54,16 @@ def _resolve_device(device: str) -> str:
     return device
 
 
+def _decode_mode(decode: str, metrics, quiet: bool) -> str:
+    """``--decode`` as it can be done here; a fallback to the CPU is said once (not by every process)."""
+    from .scoring import resolve_decode
+
+    mode, note = resolve_decode(decode, metrics)
+    if note and not quiet:
+        click.echo(f"note: {note.replace('decode=' + repr(decode), '--decode ' + decode)}", err=True)
+    return mode
+
+
 def _create_metrics(names: Sequence[str], kind: str, device: str, weights: Optional[str], options: dict):
     import iqametrics
     from .registry import OptionError, UnknownMetricError
@@ -98,37 +108,105 @@ def _open_output(output: Optional[str], resume: bool, overwrite: bool):
         yield f, mode == "w"
 
 
-def _run(records, total: int, writer_args: dict, output, resume, overwrite, quiet: bool, done: set, summary=None):
+def _consume(records, total: int, write, show: bool):
+    """Write each result with ``write(result)`` and report each failure on stderr; returns (scored, failed)."""
     from .batching import Failure
-    from .output import ResultWriter
 
     failures = scored = 0
+    bar_cm = click.progressbar(length=total, label="scoring", file=sys.stderr) if show else contextlib.nullcontext()
+    with bar_cm as bar:
+        for record in records:
+            if isinstance(record, Failure):
+                failures += 1
+                key = " vs ".join(record.key) if isinstance(record.key, tuple) else record.key
+                click.echo(f"\nerror: {key}: {record.reason}" if show else f"error: {key}: {record.reason}", err=True)
+            else:
+                write(record)
+                scored += 1
+            if bar is not None:
+                bar.update(1)
+    return scored, failures
+
+
+def _summary(scored: int, failures: int, already: int, output, quiet: bool) -> None:
+    if not quiet:
+        skipped = f", {already} already in {output}" if already else ""
+        click.echo(f"scored {scored}, failed {failures}{skipped}", err=True)
+
+
+def _run(records, total: int, writer_args: dict, output, resume, overwrite, quiet: bool, done: set, summary=None):
+    from .output import ResultWriter
+
     with _open_output(output, resume, overwrite) as (stream, fresh):
         writer = ResultWriter(stream, header=fresh, **writer_args)
         show = not quiet and total >= _PROGRESS_MIN_ITEMS
-        bar_cm = click.progressbar(length=total, label="scoring", file=sys.stderr) if show else contextlib.nullcontext()
-        with bar_cm as bar:
-            for record in records:
-                if isinstance(record, Failure):
-                    failures += 1
-                    key = " vs ".join(record.key) if isinstance(record.key, tuple) else record.key
-                    click.echo(f"\nerror: {key}: {record.reason}" if show else f"error: {key}: {record.reason}", err=True)
-                else:
-                    writer.write(record.key, record.scores)
-                    scored += 1
-                if bar is not None:
-                    bar.update(1)
-    if not quiet:
-        skipped = f", {len(done)} already in {output}" if done else ""
-        click.echo(f"scored {scored}, failed {failures}{skipped}", err=True)
-        extra = summary() if summary is not None else None
-        if extra:
-            click.echo(extra, err=True)
+        scored, failures = _consume(records, total, lambda r: writer.write(r.key, r.scores), show)
+    _summary(scored, failures, len(done), output, quiet)
+    extra = summary() if summary is not None and not quiet else None
+    if extra:
+        click.echo(extra, err=True)
     if failures:
         sys.exit(1)
 
 
 _FORMATS = ("table", "csv", "jsonl")
+
+
+#: how long a process that finished its shard waits for the slowest one (torch's default is 10-30 min)
+SHARD_WAIT = 24 * 3600
+
+
+def _torchrun_context(device: str, output):
+    """The torchrun job this process belongs to (None outside torchrun): see iqametrics.sharding."""
+    from .distributed import init, launched_by_torchrun
+
+    if not launched_by_torchrun():
+        return None
+    if output is None:
+        raise click.UsageError("under torchrun, give --output FILE: every process writes a part beside FILE and "
+                               "process 0 merges them into it")
+    import datetime
+
+    return init(device, timeout=datetime.timedelta(seconds=SHARD_WAIT))
+
+
+def _create_in_turn(ctx, create):
+    """``create()`` on every process, one machine at a time filling the weights cache: process 0
+    first, then the first process of every other machine, then the rest."""
+    metrics = None
+    for turn in (ctx.rank == 0, ctx.rank != 0 and ctx.local_rank == 0, ctx.local_rank != 0):
+        if turn:
+            metrics = create()
+        ctx.barrier()
+    return metrics
+
+
+def _run_sharded(ctx, inputs: list, key_of, score, writer_args: dict, output, resume, overwrite, quiet: bool):
+    """Score this process's shard of ``inputs`` into its part file; process 0 merges (iqametrics.sharding)."""
+    from . import sharding
+    from .distributed import shutdown
+
+    try:
+        try:
+            done = sharding.prepare(ctx, output, resume=resume, overwrite=overwrite, **writer_args)
+        except sharding.ShardingError as exc:
+            raise click.UsageError(str(exc)) from None
+        keys = [key_of(x) for x in inputs]
+        todo = [i for i in sharding.shard(len(inputs), ctx.rank, ctx.world) if keys[i] not in done]
+        with sharding.PartWriter(sharding.part_path(output, ctx.rank)) as part:
+            show = ctx.is_main and not quiet and len(todo) >= _PROGRESS_MIN_ITEMS
+            records = score([inputs[i] for i in todo])
+            scored, failures = _consume(records, len(todo), lambda r: part.write(todo[r.index], r.key, r.scores), show)
+        scored, failures = ctx.sum([scored, failures])  # waits for the slowest process
+        merged, error = sharding.merge_on_main(ctx, output, keys, **writer_args)
+        if not merged:
+            raise click.ClickException(error)
+        if ctx.is_main:
+            _summary(scored, failures, len(done), output, quiet)
+        if failures:  # on every process: torchrun then reports the job as failed
+            sys.exit(1)
+    finally:
+        shutdown(ctx)
 
 
 def _common_options(formats=_FORMATS):
@@ -139,6 +217,8 @@ def _common_options(formats=_FORMATS):
         click.option("--workers", "-j", default=None, type=click.IntRange(0), help="Decoding processes [default: up to 4]."),
         click.option("--max-batch-pixels", default=None, metavar="N", callback=lambda ctx, param, v: _pixel_count(v),
                      help="Pixels per batch, pairs counting both images (e.g. 4M) [default: 8M]."),
+        click.option("--decode", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
+                     help="gpu: decode JPEG files on the metrics' CUDA device (nvJPEG); other files, and runs without CUDA, on the CPU."),
         click.option("--format", "fmt", type=click.Choice(list(formats)), default="table", show_default=True),
         click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write results to FILE (default: stdout)."),
         click.option("--resume", is_flag=True, help="Skip inputs already in --output and append the rest."),
@@ -222,7 +302,7 @@ def info_command(name, as_json):
 @main.command("score")
 @click.argument("paths", nargs=-1, required=True)
 @_with_common
-def score_command(paths, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def score_command(paths, metric_names, device, batch_size, workers, max_batch_pixels, decode, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Score images without a reference: files, folders (recursive) and glob patterns."""
     from .io import discover_images
     from .scoring import score_files
@@ -234,12 +314,30 @@ def score_command(paths, metric_names, device, batch_size, workers, max_batch_pi
         raise click.UsageError(str(exc)) from None
     if not files:
         raise click.UsageError("no image files found")
-    metrics = _create_metrics(names, "NR", _resolve_device(device), weights, _parse_options(metric_options))
+    ctx, metrics = _metrics_for_run(names, "NR", device, weights, metric_options, output)
     writer_args = dict(fmt=fmt, key_columns=["path"], metrics=[m.name for m in metrics])
+    decoding = _decode_mode(decode, metrics, quiet or (ctx is not None and not ctx.is_main))
+    score = lambda todo: score_files(metrics, todo, batch_size=batch_size, workers=workers,  # noqa: E731
+                                     max_batch_pixels=max_batch_pixels, decode=decoding)
+    _score_inputs(ctx, files, str, score, writer_args, output, resume, overwrite, quiet)
+
+
+def _metrics_for_run(names, kind: str, device: str, weights, metric_options, output):
+    """The torchrun job this process is part of (None outside torchrun) and the metrics on its device."""
+    options = _parse_options(metric_options)
+    ctx = _torchrun_context(device, output)
+    create = lambda: _create_metrics(names, kind, str(ctx.device) if ctx else _resolve_device(device), weights,  # noqa: E731
+                                     options)
+    return ctx, (_create_in_turn(ctx, create) if ctx else create())
+
+
+def _score_inputs(ctx, inputs: list, key_of, score, writer_args: dict, output, resume, overwrite, quiet: bool):
+    """``score(inputs not yet in --output)`` into the output: sharded under torchrun, else directly."""
+    if ctx:
+        return _run_sharded(ctx, inputs, key_of, score, writer_args, output, resume, overwrite, quiet)
     done = _completed(resume, output, writer_args)
-    files = [f for f in files if str(f) not in done]
-    records = score_files(metrics, files, batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
-    _run(records, len(files), writer_args, output, resume, overwrite, quiet, done)
+    todo = [x for x in inputs if key_of(x) not in done]
+    _run(score(todo), len(todo), writer_args, output, resume, overwrite, quiet, done)
 
 
 def _completed(resume: bool, output, writer_args: dict) -> set:
@@ -279,7 +377,7 @@ def _read_pairs_csv(path: str) -> List[tuple]:
 @click.argument("dist", required=False)
 @click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False), help="CSV with columns ref,dist.")
 @_with_common
-def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output, resume, overwrite, weights, metric_options, quiet):
+def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, workers, max_batch_pixels, decode, fmt, output, resume, overwrite, weights, metric_options, quiet):
     """Compare distorted images with references: REF DIST files, REF_DIR DIST_DIR folders
     (paired by relative path), or --pairs FILE.csv."""
     from .io import discover_pairs
@@ -297,15 +395,15 @@ def compare_command(ref, dist, pairs_csv, metric_names, device, batch_size, work
         except (FileNotFoundError, ValueError) as exc:
             raise click.UsageError(str(exc)) from None
     names = list(metric_names) or [DEFAULT_FR_METRIC]
-    metrics = _create_metrics(names, "FR", _resolve_device(device), weights, _parse_options(metric_options))
+    ctx, metrics = _metrics_for_run(names, "FR", device, weights, metric_options, output)
     for m in metrics:
         if not getattr(m, "scores_pairs", True):
             raise click.UsageError(f"{m.name} compares two images with a reference and scores no single pair: use `iqa prefer`")
     writer_args = dict(fmt=fmt, key_columns=["ref", "dist"], metrics=[m.name for m in metrics])
-    done = _completed(resume, output, writer_args)
-    pairs = [p for p in pairs if (str(p[0]), str(p[1])) not in done]
-    records = compare_files(metrics, pairs, batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
-    _run(records, len(pairs), writer_args, output, resume, overwrite, quiet, done)
+    decoding = _decode_mode(decode, metrics, quiet or (ctx is not None and not ctx.is_main))
+    score = lambda todo: compare_files(metrics, todo, batch_size=batch_size, workers=workers,  # noqa: E731
+                                       max_batch_pixels=max_batch_pixels, decode=decoding)
+    _score_inputs(ctx, pairs, lambda p: (str(p[0]), str(p[1])), score, writer_args, output, resume, overwrite, quiet)
 
 
 def _check_kind(metric_name: str, kind: str, dataset) -> None:
@@ -454,8 +552,8 @@ def _preference_rows(records, name: str, labels, agreements: list):
 @click.option("--triplets", "triplets_csv", type=click.Path(exists=True, dir_okay=False),
               help="CSV of O,A,B rows (CLIC's layout), optionally with a label column T.")
 @_with_common(formats=_FORMATS + ("clic",))
-def prefer_command(ref, a, b, triplets_csv, metric_names, device, batch_size, workers, max_batch_pixels, fmt, output,
-                   resume, overwrite, weights, metric_options, quiet):
+def prefer_command(ref, a, b, triplets_csv, metric_names, device, batch_size, workers, max_batch_pixels, decode, fmt,
+                   output, resume, overwrite, weights, metric_options, quiet):
     """Two-alternative forced choice: is A or B closer to the reference REF?
 
     Writes p_a (probability that A is closer), CLIC's T (0: A is closer, 1: B is) and the closer
@@ -485,7 +583,8 @@ def prefer_command(ref, a, b, triplets_csv, metric_names, device, batch_size, wo
     todo = [i for i, key in enumerate(keys) if key not in done]
     labels = [labels[i] for i in todo] if labels is not None else None
     records = prefer_files([metric], [triplets[i] for i in todo], keys=[keys[i] for i in todo],
-                           batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels)
+                           batch_size=batch_size, workers=workers, max_batch_pixels=max_batch_pixels,
+                           decode=_decode_mode(decode, [metric], quiet))
     agreements: list = []
     rows = _preference_rows(records, metric.name, labels, agreements)
 

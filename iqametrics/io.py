@@ -150,17 +150,26 @@ def _composite_on_white(img):
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
-def pil_to_tensor(img) -> Tensor:
-    """Convert a PIL image (any common mode) to float RGB [3, H, W] in [0, 1].
+def _check_dtype(dtype) -> None:
+    if dtype not in (torch.float32, torch.uint8):
+        raise TypeError(f"dtype must be torch.float32 ([0, 1]) or torch.uint8 (0-255 levels), got {dtype}")
+
+
+def pil_to_tensor(img, *, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Convert a PIL image (any common mode) to RGB [3, H, W]: float32 in [0, 1], or with
+    ``dtype=torch.uint8`` the 8-bit levels themselves (``float32 == uint8 / 255`` exactly, as every
+    decoded image is on the 8-bit scale: a quarter of the bytes to move to a GPU).
 
     EXIF orientation is *not* applied here (a PIL image in memory is taken as it is);
     :func:`load_image` applies it for files.
     """
+    _check_dtype(dtype)
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         # 16-bit grey (mode "I" is Pillow's 32-bit int mode, read here on the 16-bit scale)
         arr = np.clip(np.asarray(img, dtype=np.float64), 0, 65535)
-        levels = np.rint(arr / 257.0).astype(np.float32) / 255.0
+        levels = np.rint(arr / 257.0)
+        levels = levels.astype(np.uint8) if dtype == torch.uint8 else levels.astype(np.float32) / 255.0
         t = torch.from_numpy(np.ascontiguousarray(levels))[None]
         return t.expand(3, -1, -1).contiguous()
     if mode == "F":
@@ -169,13 +178,15 @@ def pil_to_tensor(img) -> Tensor:
         img = _composite_on_white(img)
     elif mode != "RGB":
         img = img.convert("RGB")
-    t = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).float().div_(255.0)
+    t = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True))
+    if dtype == torch.float32:
+        t = t.float().div_(255.0)
     if t.dim() == 2:
         t = t[..., None].expand(-1, -1, 3)
     return t.permute(2, 0, 1).contiguous()
 
 
-def _decode(path: Path, limit: int) -> Tensor:
+def _decode(path: Path, limit: int, dtype: torch.dtype) -> Tensor:
     from PIL import Image, ImageOps
 
     with warnings.catch_warnings():
@@ -195,13 +206,15 @@ def _decode(path: Path, limit: int) -> Tensor:
             with _pillow_limit_lifted() if over_pillow else contextlib.nullcontext():  # plugins check again
                 img = ImageOps.exif_transpose(img)  # also forces the full decode
                 img.load()
-            return pil_to_tensor(img)
+            return pil_to_tensor(img, dtype=dtype)
 
 
-def load_image(path: Union[str, Path], *, max_pixels: Optional[Union[int, str]] = None) -> Tensor:
+def load_image(path: Union[str, Path], *, max_pixels: Optional[Union[int, str]] = None,
+               dtype: torch.dtype = torch.float32) -> Tensor:
     """Decode an image file to float RGB [3, H, W] in [0, 1] (see the module docstring).
 
     ``max_pixels`` limits the size of one image (default: :func:`max_image_pixels`).
+    ``dtype=torch.uint8`` gives the 8-bit levels instead (see :func:`pil_to_tensor`).
     Raises :class:`ImageDecodeError` naming the file if it is missing, not an image,
     truncated, larger than the limit (:class:`ImageTooLargeError`) or otherwise unreadable.
     """
@@ -209,8 +222,9 @@ def load_image(path: Union[str, Path], *, max_pixels: Optional[Union[int, str]] 
 
     path = Path(path)
     limit = max_image_pixels(max_pixels)
+    _check_dtype(dtype)
     try:
-        return _decode(path, limit)
+        return _decode(path, limit, dtype)
     except ImageDecodeError:
         raise
     except FileNotFoundError:

@@ -11,7 +11,7 @@ import math
 import os
 from typing import IO, Dict, Sequence, Set
 
-__all__ = ["ResultWriter", "completed_keys", "FORMATS", "OutputFileError"]
+__all__ = ["ResultWriter", "completed_keys", "drop_partial_last_line", "FORMATS", "OutputFileError"]
 
 #: "clic": CSV without a header, as the CLIC perceptual devkit reads it (``iqa prefer``)
 FORMATS = ("table", "csv", "jsonl", "clic")
@@ -69,13 +69,26 @@ class ResultWriter:
         self.stream.flush()
 
 
-def _drop_partial_last_line(path: str) -> None:
-    """A run killed mid-write can leave half a row; cut it so the row is redone."""
+def drop_partial_last_line(path: str) -> None:
+    """A run killed mid-write can leave half a row; cut it so the row is redone.
+
+    Reads the file from its end only (outputs of millions of rows are not loaded for this)."""
     with open(path, "rb+") as f:
-        data = f.read()
-        if data and not data.endswith(b"\n"):
-            f.seek(0)
-            f.truncate(data.rfind(b"\n") + 1)
+        end = f.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            return
+        while end > 0:
+            start = max(0, end - 65536)
+            f.seek(start)
+            newline = f.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                f.truncate(start + newline + 1)
+                return
+            end = start
+        f.truncate(0)
 
 
 def completed_keys(path: str, fmt: str, key_columns: Sequence[str], metrics: Sequence[str]) -> Set:
@@ -84,7 +97,7 @@ def completed_keys(path: str, fmt: str, key_columns: Sequence[str], metrics: Seq
         return set()
     if fmt in ("table", "clic"):
         raise OutputFileError(f"--resume needs --format csv or jsonl (the {fmt} format has no header to check)")
-    _drop_partial_last_line(path)
+    drop_partial_last_line(path)
     done: Set = set()
     with open(path, encoding="utf-8", newline="") as f:
         if fmt == "csv":

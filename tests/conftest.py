@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,24 @@ import torch
 from .hub_server import HubServer
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def subprocess_env(**extra) -> dict:
+    """The environment for ``python -m iqametrics`` in a subprocess: this checkout first, one thread."""
+    path = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", **extra}
+
+
+def torchrun(nproc: int) -> list:
+    """The start of a torchrun command line for ``nproc`` processes on this machine (CPU: gloo)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc),
+            "--master-addr", "127.0.0.1", "--master-port", str(free_port())]
 
 
 def shared_data_dir() -> Path:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +14,7 @@ from click.testing import CliRunner
 import iqametrics
 from iqametrics.cli import main
 
-from .conftest import REPO
+from .conftest import REPO, subprocess_env, torchrun
 from .train_helpers import TinyNR, write_images
 
 RECIPE = """
@@ -121,23 +119,15 @@ def test_interrupt_message_names_the_resume_command(tmp_path, monkeypatch):
     assert (run / "last.pt").is_file() and not (run / "model.safetensors").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one_with_the_same_global_batch(tmp_path):
     recipe, table = _data(tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
+    env = subprocess_env()
     common = ["train", str(recipe), "--data", f"generic:{table}", "--device", "cpu", "-q"]
     one = subprocess.run([sys.executable, "-m", "iqametrics", *common, "--out", str(tmp_path / "one")],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                          "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-                          "-m", "iqametrics", *common, "--out", str(tmp_path / "two")],
+    two = subprocess.run([*torchrun(2), "-m", "iqametrics", *common, "--out", str(tmp_path / "two")],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr
     summary = json.loads((tmp_path / "two" / "run.json").read_text())

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -108,6 +108,11 @@ class MUSIQNet(nn.Module):
             activations then stay near the CPU caches: 11 % faster in float32 and 20 % under bf16
             autocast than 1024 on a 2-vCPU Xeon, docs/benchmarks.md), 1024 on other devices.
             It bounds memory on huge images and never changes a score.
+        compile: run the patch encoder through ``torch.compile`` (``True``: its default backend,
+            Inductor; a string names another backend).  It is compiled on the first call, once per
+            device and precision: the chunks are padded to ``patch_chunk`` patches so that one shape
+            serves every image.  Scores move by rounding only (other summation orders in fused
+            kernels); docs/benchmarks.md has the speed-ups and the compile times.
     """
 
     def __init__(
@@ -130,6 +135,7 @@ class MUSIQNet(nn.Module):
         init: str = "official",
         seed: Optional[int] = 0,
         patch_chunk: Optional[int] = None,
+        compile: Union[bool, str] = False,
     ):
         super().__init__()
         if resize not in RESIZE_MODES:
@@ -153,6 +159,9 @@ class MUSIQNet(nn.Module):
         if patch_chunk is not None and patch_chunk < 1:
             raise ValueError(f"patch_chunk must be a positive number of patches or None, got {patch_chunk!r}")
         self.patch_chunk = patch_chunk
+        if not isinstance(compile, (bool, str)):
+            raise TypeError(f"compile must be True, False or the name of a torch.compile backend, got {compile!r}")
+        self.compile = compile
         self.patch_encoder = ResNetRootPatchEncoder(ws_correction=ws_correction)
         self.embedding = nn.Linear(256 * (patch_size // 4) ** 2, hidden_size)
         self.pos_embed = nn.Parameter(torch.zeros(grid_size * grid_size, hidden_size))
@@ -228,12 +237,25 @@ class MUSIQNet(nn.Module):
         if torch.is_autocast_enabled(device_type):
             # autocast would cast this 16384×384 kernel again for every chunk (25 MB each time)
             weight = weight.to(torch.get_autocast_dtype(device_type))
+        encoder = self._compiled_encoder() if self.compile else self.patch_encoder
         for chunk in patches.split(chunk_size):
+            n = chunk.shape[0]
+            if self.compile and n < chunk_size:  # one shape for the compiled encoder (patches are independent)
+                chunk = torch.cat([chunk, chunk.new_zeros(chunk_size - n, *chunk.shape[1:])])
             # channels-last: faster convolutions and pooling, and the (h, w, c) flattening the
             # embedding expects (TF's order, kept by both upstream layouts) becomes a free view
-            features = self.patch_encoder(chunk.contiguous(memory_format=torch.channels_last))
-            out.append(F.linear(features.permute(0, 2, 3, 1).reshape(features.shape[0], -1), weight, self.embedding.bias))
+            features = encoder(chunk.contiguous(memory_format=torch.channels_last))[:n]
+            out.append(F.linear(features.permute(0, 2, 3, 1).reshape(n, -1), weight, self.embedding.bias))
         return torch.cat(out) if len(out) > 1 else out[0]
+
+    def _compiled_encoder(self):
+        compiled = self.__dict__.get("_compiled_patch_encoder")
+        if compiled is None:
+            # kept out of the module's children: the state dict stays the patch encoder's own
+            backend = "inductor" if self.compile is True else self.compile
+            compiled = torch.compile(self.patch_encoder, backend=backend, dynamic=False)
+            self.__dict__["_compiled_patch_encoder"] = compiled
+        return compiled
 
     def encode(self, tokens: MUSIQTokens) -> Tensor:
         """The [CLS] output of the encoder for each image [B, hidden]."""

@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
-from . import distributed
+from .. import distributed
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, save_weights, set_rng_state
 from .config import Recipe
 from .ema import EMA
