@@ -660,7 +660,8 @@ def _weight_keys(names, download_all: bool) -> list:
 
 @main.command("train")
 @click.argument("recipe", required=False)
-@click.option("--data", "data_spec", metavar="[LAYOUT:]ROOT", help="The data set: its folder, with another layout before a colon.")
+@click.option("--data", "data_specs", multiple=True, metavar="[LAYOUT:]ROOT",
+              help="The data set: its folder, with another layout before a colon; twice for a task that learns from two (TFIQA's UNI).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder: checkpoints, logs, model.safetensors.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value, e.g. train.epochs=2 (repeatable).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
@@ -669,7 +670,7 @@ def _weight_keys(names, download_all: bool) -> list:
 @click.option("--list", "show_list", is_flag=True, help="List the packaged recipes.")
 @click.option("--show", is_flag=True, help="Print the recipe (with --set applied) as JSON and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
-def train_command(recipe, data_spec, out_dir, overrides, resume, overwrite, device, show_list, show, quiet):
+def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, device, show_list, show, quiet):
     """Train a model with a recipe (needs the train extra: pip install "iqametrics[train]").
 
     RECIPE is a packaged recipe (`iqa train --list`) or a .toml file.  Under torchrun
@@ -692,18 +693,20 @@ def train_command(recipe, data_spec, out_dir, overrides, resume, overwrite, devi
     if show:
         click.echo(json.dumps(resolved.to_dict(), indent=2))
         return
-    if not data_spec or not out_dir:
+    if not data_specs or not out_dir:
         raise click.UsageError("--data and --out are required to train")
     from .train.data import DatasetError
-    from .train.trainer import RunDirectoryError, TrainingInterrupted, train
+    from .train.trainer import DataMismatchError, RunDirectoryError, TrainingInterrupted, train
 
     try:
-        result = train(resolved, data_spec, out_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet)
+        result = train(resolved, list(data_specs), out_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet)
     except TrainingInterrupted as exc:
-        again = " ".join(["iqa train", recipe, "--data", data_spec, "--out", out_dir, *[f"--set {o}" for o in overrides], "--resume"])
+        again = " ".join(["iqa train", recipe, *[f"--data {d}" for d in data_specs], "--out", out_dir, *[f"--set {o}" for o in overrides], "--resume"])
         click.echo(f"\n{exc}\nresume with: {again}", err=True)
         sys.exit(130)
     except (DatasetError, RunDirectoryError, RecipeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    except DataMismatchError as exc:  # the data do not fit the task (kind, size, a missing second data set)
         raise click.UsageError(str(exc)) from None
     figures = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items() if isinstance(v, float))
     click.echo(f"model: {result.model_path}" + (f" (validation: {figures})" if figures else ""))

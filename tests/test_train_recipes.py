@@ -14,8 +14,8 @@ from iqametrics.train.export import export_run
 from iqametrics.train.recipes import list_recipes, load_recipe
 from iqametrics.train.trainer import train
 
-# one step of two items, validation on two: the mechanics of each model's task, not its accuracy
-SMOKE = ["train.max_steps=1", "train.batch_size=2", "train.workers=0", "data.repeats=1", "data.limit=2"]
+# one step of two items, validation on three: the mechanics of each model's task, not its accuracy
+SMOKE = ["train.max_steps=1", "train.batch_size=2", "train.workers=0", "data.repeats=1", "data.limit=3"]
 # files that cannot be downloaded here (ImageNet backbones, the MUSIQ ImageNet checkpoint): start
 # untrained; fewer test-time crops and patches keep each run to seconds; two training labels are
 # too few to fit an equalisation
@@ -28,7 +28,10 @@ OFFLINE = {"hyperiqa-koniq": ["model.task_options.imagenet_backbone=false", "mod
                             "model.options.n_patches=64", "model.task_options.n_patches=32"],
            **{name: ["model.task_options.imagenet_backbone=false", "model.task_options.crop=64",
                      "model.options.crop_size=64", "model.options.n_crops=1"]
-              for name in ("prfnet-clic-step1", "prfnet-clic-step2")}}
+              for name in ("prfnet-clic-step1", "prfnet-clic-step2")},
+           "tfiqa-fr-kadid": ["model.task_options.imagenet_backbone=false"],
+           "tfiqa-nr-koniq": ["model.task_options.imagenet_backbone=false", "model.options.num_crops=1"],
+           "tfiqa-uni-koniq-kadid": ["model.task_options.imagenet_backbone=false"]}
 
 
 def test_every_recipe_is_valid_and_documents_its_sources():
@@ -41,7 +44,7 @@ def test_every_recipe_is_valid_and_documents_its_sources():
         assert name in OFFLINE, f"add {name} to the smoke runs below"
 
 
-def _fr_pairs(folder, pristine_paths, n=4):
+def _fr_pairs(folder, pristine_paths, n=6):
     """Blurred copies of 128×96 crops of pristine photos, labelled by blur strength (MOS 5 = pristine)."""
     folder.mkdir()
     rows = []
@@ -63,7 +66,19 @@ def _fr_pairs(folder, pristine_paths, n=4):
     return table
 
 
-def _triplets(folder, pristine_paths, n=4):
+def _official_layouts(root):
+    """KonIQ-10k and KADID-10k folders in their own layouts (the readers' test fixtures), with
+    images large enough for VGG16's five stages."""
+    from . import train_layouts as lay
+
+    lay.write_koniq10k(root / "koniq")
+    rows = lay.write_kadid10k(root / "kadid")
+    for i, name in enumerate(sorted({r[0] for r in rows} | {r[1] for r in rows})):
+        lay.image(root / "kadid" / "images" / name, seed=i, size=(96, 128))
+    return f"koniq10k:{root / 'koniq'}", f"kadid10k:{root / 'kadid'}"
+
+
+def _triplets(folder, pristine_paths, n=6):
     """(reference, lightly blurred, strongly blurred) triplets; the label says A (the light blur) is closer."""
     table = _fr_pairs(folder, pristine_paths, n)
     rows = []
@@ -88,7 +103,10 @@ def _triplets(folder, pristine_paths, n=4):
 @pytest.mark.parametrize("name", sorted(OFFLINE))
 def test_recipe_smoke_run_exports_and_loads_back(name, tmp_path, shared_data, pristine_paths):
     recipe = load_recipe(name)
-    if recipe.model.task == "vtamiq":
+    if recipe.model.task.startswith("tfiqa"):
+        koniq, kadid = _official_layouts(tmp_path)
+        data = {"tfiqa_fr": kadid, "tfiqa_nr": koniq, "tfiqa_uni": [koniq, kadid]}[recipe.model.task]
+    elif recipe.model.task == "vtamiq":
         data = f"generic:{_fr_pairs(tmp_path / 'pairs', pristine_paths)}"
     elif recipe.model.task == "prfnet":
         data = f"generic:{_triplets(tmp_path / 'pairs', pristine_paths)}"
@@ -96,7 +114,8 @@ def test_recipe_smoke_run_exports_and_loads_back(name, tmp_path, shared_data, pr
         data = f"clive:{shared_data / 'clive'}"
     result = train(name, data, tmp_path / "run", overrides=SMOKE + OFFLINE[name], device="cpu", quiet=True)
     assert result.steps == 1
-    assert set(result.final) >= ({"accuracy"} if recipe.model.task == "prfnet" else {"srcc", "plcc"})
+    if recipe.data.val_split and not recipe.model.task.startswith("tfiqa"):  # the KonIQ fixture has one val image
+        assert set(result.final) >= ({"accuracy"} if recipe.model.task == "prfnet" else {"srcc", "krcc"})
     exported = export_run(tmp_path / "run", tmp_path / "export")
     summary = json.loads((tmp_path / "run" / "run.json").read_text())
     assert summary["recipe"] == name and exported.metric == recipe.model.metric
@@ -105,7 +124,15 @@ def test_recipe_smoke_run_exports_and_loads_back(name, tmp_path, shared_data, pr
     options = exported.metric_options  # the run's metric options travel with the export
     run_model = iqametrics.create(recipe.model.metric, weights=str(result.model_path), **options)
     exported_model = iqametrics.create(recipe.model.metric, weights=str(exported.weights), **options)
-    if recipe.model.task in ("vtamiq", "prfnet"):
+    if recipe.model.task.startswith("tfiqa"):
+        from PIL import Image
+
+        image = torch.rand(1, 3, 96, 128)
+        if exported.metric in ("tfiqa.fr", "tfiqa.uni"):
+            assert torch.equal(run_model(image * 0.9, image), exported_model(image * 0.9, image))
+        else:
+            assert torch.equal(run_model(image), exported_model(image))
+    elif recipe.model.task in ("vtamiq", "prfnet"):
         ref = load_image(tmp_path / "pairs" / "ref0.png")[None]
         dist = load_image(tmp_path / "pairs" / "dist0.png")[None]
         if recipe.model.task == "prfnet":

@@ -45,6 +45,12 @@ class DataConfig:
     repeats: int = 1
     #: keep only the first N items of each split (smoke runs, quick experiments; 0: all)
     limit: int = 0
+    #: a second data set for tasks that learn from two at once (TFIQA's UNI: one batch of each per step)
+    joint_layout: str = ""
+    joint_options: Dict[str, Any] = field(default_factory=dict)
+    joint_train_split: str = "train"
+    #: its batch per step (0: train.batch_size)
+    joint_batch_size: int = 0
 
 
 @dataclass

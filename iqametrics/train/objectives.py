@@ -17,6 +17,8 @@ LOSSES: Dict[str, Callable] = {
     "emd": losses.emd_loss,
     "2afc_classification": losses.two_afc_classification_loss,
     "2afc_regression": losses.two_afc_regression_loss,
+    # (distance, label, logits, histogram) of a joint FR + NR step, TFIQA's Eq. 11
+    "tfiqa_uni": losses.tfiqa_uni_loss,
 }
 
 

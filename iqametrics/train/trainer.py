@@ -43,7 +43,7 @@ from .sampling import EpochPlan, mix_seed
 from .schedule import group_schedules, learning_rate
 from .tasks import get_task
 
-__all__ = ["Trainer", "RunResult", "TrainingInterrupted", "RunDirectoryError", "source_version"]
+__all__ = ["Trainer", "RunResult", "TrainingInterrupted", "RunDirectoryError", "DataMismatchError", "source_version"]
 
 
 def source_version() -> str:
@@ -75,6 +75,17 @@ class RunDirectoryError(ValueError):
     """The output folder holds another run (or none to resume)."""
 
 
+class DataMismatchError(ValueError):
+    """The data sets do not fit the recipe's task (kind, split, size, a missing second set)."""
+
+
+def _split(dataset, name: str):
+    try:
+        return dataset.subset(name)
+    except KeyError as exc:  # the message lists the data set's splits
+        raise DataMismatchError(exc.args[0]) from None
+
+
 @dataclass
 class RunResult:
     out_dir: Path
@@ -102,11 +113,12 @@ class Trainer:
             returning True stops the run as Ctrl-C would (tests use it to interrupt exactly).
     """
 
-    def __init__(self, recipe: Recipe, dataset, out_dir, *, device: str = "auto", resume: bool = False,
+    def __init__(self, recipe: Recipe, dataset, out_dir, *, joint_dataset=None, device: str = "auto", resume: bool = False,
                  overwrite: bool = False, quiet: bool = False,
                  step_callback: Optional[Callable[["Trainer", int], bool]] = None):
         self.recipe = recipe.validate()
         self.dataset = dataset
+        self.joint_dataset = joint_dataset
         self.out_dir = Path(out_dir)
         self.resume = resume
         self.overwrite = overwrite
@@ -130,17 +142,33 @@ class Trainer:
                     (self.out_dir / name).unlink(missing_ok=True)
         return None
 
+    def _joint_split(self):
+        """The second data set's training split, for tasks that learn from two at once (TFIQA's UNI)."""
+        kind = getattr(self.task, "joint_kind", None)
+        if kind is None:
+            if self.joint_dataset is not None:
+                raise DataMismatchError(f"task {self.recipe.model.task!r} trains on one data set; got a second one")
+            return None
+        if self.joint_dataset is None:
+            raise DataMismatchError(f"task {self.recipe.model.task!r} trains on two data sets: give a second --data ({kind})")
+        if self.joint_dataset.kind != kind:
+            raise DataMismatchError(f"the second data set must be {kind}, {self.joint_dataset.name} is {self.joint_dataset.kind}")
+        joint = _split(self.joint_dataset, self.recipe.data.joint_train_split)
+        if self.recipe.data.limit:
+            joint = joint.select(range(min(self.recipe.data.limit, len(joint))))
+        return joint
+
     def _splits(self):
         data = self.recipe.data
         if self.dataset.kind != self.task.kind:
-            raise ValueError(f"task {self.recipe.model.task!r} trains {self.task.kind} models, the data set is {self.dataset.kind}")
-        train = self.dataset.subset(data.train_split)
-        val = self.dataset.subset(data.val_split) if data.val_split else None
+            raise DataMismatchError(f"task {self.recipe.model.task!r} trains {self.task.kind} models, the data set is {self.dataset.kind}")
+        train = _split(self.dataset, data.train_split)
+        val = _split(self.dataset, data.val_split) if data.val_split else None
         if data.limit:
             train = train.select(range(min(data.limit, len(train))))
             val = val.select(range(min(data.limit, len(val)))) if val is not None else None
         if len(train) == 0:
-            raise ValueError(f"the {data.train_split!r} split of {self.dataset.name} is empty")
+            raise DataMismatchError(f"the {data.train_split!r} split of {self.dataset.name} is empty")
         return train, val
 
     def _optimizer(self, groups: Dict[str, List[nn.Parameter]]):
@@ -193,6 +221,10 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         self.task = get_task(r.model.task)(r)
         train_set, val_set = self._splits()
+        joint_set = self._joint_split()
+        too_few = val_set is not None and len(val_set) < 3
+        if too_few:  # correlations of two items say nothing: train without selection, keep the last epoch
+            val_set = None
         torch.manual_seed(mix_seed(t.seed, ctx.rank))
 
         state = load_checkpoint(resume_from) if resume_from else None
@@ -203,6 +235,7 @@ class Trainer:
             self.task.fit_labels(train_set)
         metric = self.task.build_metric().to(ctx.device)
         metric.requires_grad_(True)
+        self.task.freeze(metric)
         if t.channels_last:
             metric.to(memory_format=torch.channels_last)
         module = self.task.trained_module(metric)
@@ -232,13 +265,22 @@ class Trainer:
             self.task.on_train_start(metric, train_set, ctx)
 
         self.progress = Progress(ctx.is_main and not self.quiet, every=t.log_every)
+        if too_few:
+            self.progress.message(f"the {r.data.val_split!r} split has fewer than 3 items: no validation, the last epoch is kept")
         log = RunLog(self.out_dir, enabled=ctx.is_main)
         if ctx.is_main and state is None:
             (self.out_dir / "recipe.json").write_text(json.dumps(r.to_dict(), indent=2))
         plan_of = lambda e: EpochPlan(len(train_set), t.batch_size, t.seed, e, r.data.repeats, t.accumulate, ctx.world)  # noqa: E731
+        joint_batch = r.data.joint_batch_size or t.batch_size
+
+        def joint_plan_of(e: int, steps: int) -> EpochPlan:
+            # the joint set's draws for `steps` steps of `joint_batch`, its items repeated as often as needed
+            repeats = max(1, -(-steps * joint_batch // len(joint_set)))
+            return EpochPlan(len(joint_set), joint_batch, mix_seed(t.seed, 1), e, repeats, t.accumulate, ctx.world)
+
         steps_per_epoch = plan_of(0).steps
         if steps_per_epoch == 0:
-            raise ValueError(
+            raise DataMismatchError(
                 f"the training split has {len(train_set)} items × {r.data.repeats} draws, fewer than one batch of {t.batch_size}"
             )
         total_steps = steps_per_epoch * t.epochs
@@ -264,6 +306,12 @@ class Trainer:
                 loader = epoch_loader(train_set.records, self.task, plan, rank=ctx.rank, start_step=step_in_epoch,
                                       workers=t.workers, pin_memory=ctx.device.type == "cuda")
                 batches = iter(loader)
+                joint_batches = None
+                if joint_set is not None:
+                    joint_loader = epoch_loader(joint_set.records, self.task, joint_plan_of(epoch, plan.steps), rank=ctx.rank,
+                                                start_step=step_in_epoch, workers=t.workers,
+                                                pin_memory=ctx.device.type == "cuda")
+                    joint_batches = iter(joint_loader)
                 self.task.train_mode(metric)
                 losses: List[float] = []
                 for step in range(step_in_epoch, plan.steps):
@@ -274,11 +322,12 @@ class Trainer:
                     step_loss = 0.0
                     for micro in range(t.accumulate):
                         batch = self.task.to_device(next(batches), ctx.device)
+                        if joint_batches is not None:  # one batch of each data set per step (TFIQA's UNI)
+                            batch = {"primary": batch, "joint": self.task.to_device(next(joint_batches), ctx.device)}
                         sync = micro == t.accumulate - 1 or not ctx.distributed
                         with (nullcontext() if sync else net.no_sync()):
                             with (torch.autocast(ctx.device.type, dtype=amp_dtype) if amp_dtype else nullcontext()):
-                                pred = net(batch)
-                            loss = loss_fn(pred.float(), batch["target"]) / t.accumulate
+                                loss = self.task.loss(net, batch, loss_fn) / t.accumulate
                             scaler.scale(loss).backward()
                         step_loss += float(loss.detach())
                     if t.clip_grad_norm:
@@ -287,6 +336,7 @@ class Trainer:
                     scaler.step(optimizer)
                     scaler.update()
                     optimizer.zero_grad(set_to_none=True)
+                    self.task.after_step(metric)
                     if ema is not None:
                         ema.update(module)
                     global_step += 1
@@ -300,13 +350,13 @@ class Trainer:
                         log.step(global_step, loss=step_loss, lr=optimizer.param_groups[0]["lr"], epoch=epoch)
                     stop = self._stop_requested or bool(self.step_callback and self.step_callback(self, global_step))
                     if ctx.any(stop):
-                        del batches, loader  # workers end before the checkpoint is written
+                        del batches, loader, joint_batches  # workers end before the checkpoint is written
                         checkpoint(epoch, step_in_epoch, global_step, saved_rng)
                         log.close()
                         raise TrainingInterrupted(self.out_dir / "last.pt", epoch, step_in_epoch)
                     if global_step >= total_steps:
                         break
-                del batches, loader
+                del batches, loader, joint_batches
                 finished_epoch = step_in_epoch == plan.steps
                 row: Dict[str, Any] = {"train_loss": sum(losses) / max(len(losses), 1)}
                 last = global_step >= total_steps or (finished_epoch and epoch + 1 == t.epochs)
@@ -360,7 +410,8 @@ class Trainer:
             try:
                 from .validation import validation_scores
 
-                scores = validation_scores(metric, val_set, self.task.labels, batch_size=self.recipe.train.batch_size)
+                scores = validation_scores(self.task.validation_metric(metric), val_set, self.task.labels,
+                                           batch_size=self.recipe.train.batch_size)
             finally:
                 if live is not None:
                     module.load_state_dict(live)
@@ -406,24 +457,33 @@ class Trainer:
         return RunResult(self.out_dir, model_path, epochs, steps, best, final, seconds)
 
 
-def resolve_data(spec: str, recipe: Recipe):
-    """Read the data set of ``--data [LAYOUT:]ROOT``: the recipe's layout and options, or another
-    layout named before the colon (then the recipe's layout options do not apply)."""
+def resolve_data(spec: str, recipe: Recipe, *, joint: bool = False):
+    """Read the data set of ``--data [LAYOUT:]ROOT``: the recipe's layout and options (its joint
+    ones for the second data set), or another layout named before the colon (then the recipe's
+    layout options do not apply)."""
     from .data import list_layouts, read_dataset
 
+    d = recipe.data
+    own_layout, own_options = (d.joint_layout, d.joint_options) if joint else (d.layout, d.options)
     layout, sep, root = spec.partition(":")
     if sep and layout in list_layouts():
-        options = recipe.data.options if layout == recipe.data.layout else {}
-        return read_dataset(layout, root, **options)
-    return read_dataset(recipe.data.layout, spec, **recipe.data.options)
+        return read_dataset(layout, root, **(own_options if layout == own_layout else {}))
+    if not own_layout:
+        raise DataMismatchError(f"the recipe names no layout for {spec!r}: write it as LAYOUT:ROOT")
+    return read_dataset(own_layout, spec, **own_options)
 
 
-def train(recipe, data: str, out_dir, *, overrides=(), **trainer_options) -> RunResult:
+def train(recipe, data, out_dir, *, overrides=(), **trainer_options) -> RunResult:
     """``iqa train``: load ``recipe`` (a packaged name, a .toml path or a :class:`Recipe`), apply
-    ``section.key=value`` overrides, read ``data`` (``[LAYOUT:]ROOT``) and train into ``out_dir``."""
+    ``section.key=value`` overrides, read ``data`` (``[LAYOUT:]ROOT``; a second one, as a list of
+    two, for tasks that learn from two data sets) and train into ``out_dir``."""
     from .config import apply_overrides
     from .recipes import load_recipe
 
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     recipe = apply_overrides(recipe, overrides)
-    return Trainer(recipe, resolve_data(data, recipe), out_dir, **trainer_options).fit()
+    specs = [data] if isinstance(data, (str, Path)) else list(data)
+    if not 1 <= len(specs) <= 2:
+        raise DataMismatchError(f"give one data set, or two for a joint task; got {len(specs)}")
+    joint = resolve_data(str(specs[1]), recipe, joint=True) if len(specs) == 2 else None
+    return Trainer(recipe, resolve_data(str(specs[0]), recipe), out_dir, joint_dataset=joint, **trainer_options).fit()

@@ -19,7 +19,18 @@ from torch import Tensor, nn
 from ..config import Recipe, RecipeError
 from ..labels import LabelTransform
 
-__all__ = ["Task", "TrainingNet", "hflip", "random_seed", "stack_field", "load_backbone"]
+__all__ = ["Task", "TrainingNet", "hflip", "random_seed", "stack_field", "load_backbone", "protocol_crop"]
+
+
+def protocol_crop(image: Tensor, protocol, generator: torch.Generator) -> Tensor:
+    """One random ``protocol.size`` crop of ``image`` [3, H, W] after the protocol's own resize (a
+    :class:`~iqametrics.functional.crops.CropProtocol`): the training view of crop-averaging models."""
+    from ...functional.crops import crop_offsets, extract_crops
+
+    image = protocol.resized(image[None])[0]
+    size = protocol.size
+    offsets = crop_offsets(image.shape[-2], image.shape[-1], size, 1, mode="random", seed=random_seed(generator))
+    return extract_crops(image, offsets, size)[0]
 
 
 def load_backbone(module: nn.Module, source: str, skip: Sequence[str] = ()) -> None:
@@ -126,6 +137,21 @@ class Task:
     def train_mode(self, metric) -> None:
         """Put the metric in training mode (tasks that freeze normalisation statistics override)."""
         metric.train()
+
+    def freeze(self, metric) -> None:
+        """Switch off the gradients of the parts that stay fixed (called once, after the trainer
+        switched every gradient on): e.g. a frozen backbone."""
+
+    def validation_metric(self, metric):
+        """The metric that scores the validation split (a view of ``metric``: TFIQA's UNI validates its NR side)."""
+        return metric
+
+    def after_step(self, metric) -> None:
+        """Called after every optimiser step (e.g. to project weights onto their constraints)."""
+
+    def loss(self, net, batch: Dict[str, Any], loss_fn) -> Tensor:
+        """The loss of one batch: ``loss_fn(net(batch), target)`` (tasks with several outputs override)."""
+        return loss_fn(net(batch).float(), batch["target"])
 
     def network(self, metric) -> TrainingNet:
         return TrainingNet(self, metric)

@@ -13,10 +13,9 @@ from typing import Dict, List
 
 import torch
 
-from ...functional.crops import crop_offsets, extract_crops
 from ...io import load_image
 from . import register_task
-from .base import Task, hflip, load_backbone, random_seed
+from .base import Task, hflip, load_backbone, protocol_crop
 
 #: manifest key of torchvision's ImageNet ResNet-50 (timm ``resnet50.tv_in1k``)
 IMAGENET_BACKBONE = "backbone.resnet50"
@@ -39,12 +38,8 @@ class HyperIQATask(Task):
     option_defaults = {"flip": 0.5, "labels": "raw", "imagenet_backbone": False}
 
     def load(self, record, generator: torch.Generator) -> Dict[str, torch.Tensor]:
-        protocol = self._protocol
         (image,) = hflip(generator, self.options["flip"], load_image(record.path))
-        image = protocol.resized(image[None])[0]
-        size = protocol.size
-        offsets = crop_offsets(image.shape[-2], image.shape[-1], size, 1, mode="random", seed=random_seed(generator))
-        return {"image": extract_crops(image, offsets, size)[0], "target": self.target(record)}
+        return {"image": protocol_crop(image, self._protocol, generator), "target": self.target(record)}
 
     def build_metric(self):
         metric = super().build_metric()
