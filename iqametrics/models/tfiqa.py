@@ -61,7 +61,7 @@ ARCHITECTURES: Dict[str, dict] = {
     "d256": dict(dim=256, depth=2, num_heads=4, mlp_dim=1024, head_dim=1024),
     "d32": dict(dim=32, depth=2, num_heads=8, mlp_dim=64, head_dim=64),
 }
-#: training recipes of iqametrics.train (coming) per variant, named in the "no weights" message
+#: the iqametrics.train recipe of each variant, named in the "no weights" message
 RECIPES = {"fr": "tfiqa-fr-kadid", "nr": "tfiqa-nr-koniq", "uni": "tfiqa-uni-koniq-kadid"}
 #: manifest key of the ImageNet VGG16 (torchvision's weights) the encoder is built on
 BACKBONE_WEIGHTS = "backbone.vgg16"
