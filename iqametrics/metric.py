@@ -241,15 +241,31 @@ class Metric(nn.Module):
         ``variant_args`` and ``defaults`` and the user's options in ``arguments``.
 
         Default: construct (passing ``variant=config.name`` when the class serves several
-        names), then load every manifest key of ``config.weights`` if ``pretrained``.  Override to
-        change what building means (e.g. weights shipped in the package that load even when
-        ``pretrained`` is false, or a friendlier error for weights nobody published).
+        names), then load every manifest key of ``config.weights`` if ``pretrained``; a key whose
+        manifest entry is unpublished loads the user's own file (``IQAMETRICS_WEIGHTS_DIR``) or fails
+        with :meth:`unpublished_message`.  Override to change what building means (e.g. weights
+        shipped in the package that load even when ``pretrained`` is false).
         """
+        from .weights import get_entry, load_unpublished
+
         metric = cls.build_variant(config, **arguments)
         if pretrained:
             for key in config.weights:
-                metric.load_checkpoint(key)
+                if get_entry(key).published:
+                    metric.load_checkpoint(key)
+                else:
+                    load_unpublished(metric, key, cls.unpublished_message(config, key)
+                                     + " pretrained=False builds the untrained network.")
         return metric
+
+    @classmethod
+    def unpublished_message(cls, config: MetricConfig, key: str) -> str:
+        """What to do when nobody published the weights of ``config`` (manifest ``key``): a subclass
+        names its training recipe."""
+        from .weights import get_entry
+
+        return (f"{config.name} has no published weights: train it (`iqa train --list`, docs/training.md) and pass "
+                f"weights=PATH (CLI: --weights PATH), or put {get_entry(key).filename} in IQAMETRICS_WEIGHTS_DIR.")
 
     @classmethod
     def build_variant(cls, config: MetricConfig, /, **arguments) -> "Metric":

@@ -42,7 +42,6 @@ from ..nn.fpn import FPN
 from ..nn.hypernet import HyperNetHead, target_net
 from ..config import metric_configs
 from ..registry import register_metrics
-from ..weights import load_unpublished
 
 __all__ = ["HyperIQA", "PyramidIQA", "CropProtocol"]  # CropProtocol: re-exported from functional.crops
 
@@ -236,19 +235,11 @@ class PyramidIQA(HyperIQA):
     target_dropout = 0.5
 
     @classmethod
-    def from_config(cls, config, /, *, pretrained: bool, **arguments) -> "PyramidIQA":
-        metric = cls.build_variant(config, **arguments)
-        if pretrained:  # a checkpoint of the user's in IQAMETRICS_WEIGHTS_DIR, if any
-            load_unpublished(
-                metric,
-                "pyramidiqa",
-                "PyramidIQA has no published weights. Train it on KonIQ-10k with the author's recipe: "
+    def unpublished_message(cls, config, key: str) -> str:
+        return ("PyramidIQA has no published weights. Train it on KonIQ-10k with the author's recipe: "
                 "`iqa train pyramidiqa-koniq --data koniq10k:ROOT --out runs/pyramidiqa` (docs/training.md), then "
                 "pass weights=runs/pyramidiqa/model.safetensors (CLI: --weights; the author's best_model.pkl layout "
-                "is converted too) or put it in IQAMETRICS_WEIGHTS_DIR as pyramidiqa_koniq.pth. pretrained=False "
-                "builds the untrained network.",
-            )
-        return metric
+                "is converted too) or put it in IQAMETRICS_WEIGHTS_DIR as pyramidiqa_koniq.pth.")
 
     def _build_neck(self) -> nn.Module:
         return PyramidNeck((512, 1024, 2048), 256, HYPER_CHANNELS)

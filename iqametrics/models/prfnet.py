@@ -39,7 +39,6 @@ from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..preference import symmetric_probability
 from ..config import metric_configs
 from ..registry import register_metrics
-from ..weights import load_unpublished
 
 __all__ = [
     "PRFNet",
@@ -306,20 +305,12 @@ class PRFNet(FRMetric):
         return super().option_names() | set(inspect.signature(PRFNetwork.__init__).parameters) - {"self"}
 
     @classmethod
-    def from_config(cls, config, /, *, pretrained: bool, **arguments) -> "PRFNet":
-        metric = cls.build_variant(config, **arguments)
-        if pretrained:  # a checkpoint of the user's in IQAMETRICS_WEIGHTS_DIR, if any
-            load_unpublished(
-                metric,
-                "prfnet",
-                "PRFNet has no published weights (the authors released none, and this model is a reconstruction "
+    def unpublished_message(cls, config, key: str) -> str:
+        return ("PRFNet has no published weights (the authors released none, and this model is a reconstruction "
                 "of their design). Train it on CLIC perceptual triplets: `iqa train prfnet-clic-step1 --data "
                 "clic:ROOT --out runs/prfnet1`, then `iqa train prfnet-clic-step2 --data clic:ROOT --out runs/prfnet2 "
                 "--set 'model.init=\"runs/prfnet1/model.safetensors\"'` (docs/training.md), and pass weights=PATH "
-                "(CLI: --weights PATH) or put prfnet.safetensors in IQAMETRICS_WEIGHTS_DIR. pretrained=False builds "
-                "the untrained network.",
-            )
-        return metric
+                "(CLI: --weights PATH) or put prfnet.safetensors in IQAMETRICS_WEIGHTS_DIR.")
 
     def weights_module(self) -> nn.Module:
         return self.net

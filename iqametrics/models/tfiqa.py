@@ -50,7 +50,6 @@ from ..nn.texture_structure import DISTSStages, normalised_weights, texture_stru
 from ..nn.transformer import TransformerEncoder
 from ..config import metric_configs
 from ..registry import register_metrics
-from ..weights import load_unpublished
 from ._feature_distance import backbone_group, with_untouched_groups
 
 __all__ = ["TFIQANet", "TFIQAFR", "TFIQANR", "ARCHITECTURES", "CONFIGS_FR", "CONFIGS_NR", "RECIPES", "build_tfiqa_network"]
@@ -357,13 +356,8 @@ class _TFIQAMetric:
         return super().option_names() | set(inspect.signature(TFIQANet.__init__).parameters) - {"self", "fr_head", "nr_head"}
 
     @classmethod
-    def from_config(cls, config, /, *, pretrained: bool, **arguments):
-        metric = cls.build_variant(config, **arguments)
-        if pretrained:  # a checkpoint of the user's in IQAMETRICS_WEIGHTS_DIR, if any
-            key = config.weights[0]
-            load_unpublished(metric, key, f"{config.name}: " + _unpublished(key, RECIPES[key.split(".")[1]])
-                             + " pretrained=False builds the untrained network.")
-        return metric
+    def unpublished_message(cls, config, key: str) -> str:
+        return f"{config.name}: " + _unpublished(key, RECIPES[key.split(".")[1]])
 
     def load_backbone(self, source: str = BACKBONE_WEIGHTS):
         self.net.load_backbone(source)

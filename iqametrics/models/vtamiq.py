@@ -38,7 +38,6 @@ from ..metric import FRMetric, group_by_size
 from ..nn.backbones import IMAGENET_MEAN, IMAGENET_STD
 from ..nn.patch_sampling import PATCH_SIZE, CAPSampler, PatchSample, average_pyramid, extract_patches
 from ..nn.rcab import residual_group_vector
-from ..weights import load_unpublished
 from ..config import metric_configs
 from ..registry import register_metrics
 
@@ -77,21 +76,11 @@ class VTAMIQ(FRMetric):
     converters = ("vtamiq_2022",)
 
     @classmethod
-    def from_config(cls, config, /, *, pretrained: bool, **arguments) -> "VTAMIQ":
-        metric = cls.build_variant(config, **arguments)
-        if pretrained and config.name == "vtamiq.paper":  # a checkpoint of the user's, if any
-            load_unpublished(
-                metric,
-                "vtamiq.paper",
-                "VTAMIQ's paper configuration has no published weights. `vtamiq` is the authors' KADIS-700k "
+    def unpublished_message(cls, config, key: str) -> str:
+        return ("VTAMIQ's paper configuration has no published weights. `vtamiq` is the authors' KADIS-700k "
                 "checkpoint (2022 code). Train the paper configuration: `iqa train vtamiq-kadis` then `iqa train "
                 "vtamiq-kadid` (docs/training.md), then pass weights=PATH (CLI: --weights) or put vtamiq_paper.pth in "
-                "IQAMETRICS_WEIGHTS_DIR. pretrained=False builds the untrained network.",
-            )
-        elif pretrained:
-            for key in config.weights:
-                metric.load_checkpoint(key)
-        return metric
+                "IQAMETRICS_WEIGHTS_DIR.")
 
     def __init__(
         self,
