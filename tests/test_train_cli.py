@@ -1,7 +1,6 @@
 """``iqa train`` and ``iqa export`` end to end, torchrun with two processes, publishing to a local Hub."""
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import iqametrics
 from iqametrics.cli import main
 
 from .conftest import REPO, subprocess_env, torchrun
-from .train_helpers import TinyNR, write_images
+from .train_helpers import TinyNR, write_scores_csv
 
 RECIPE = """
 name = "tiny"
@@ -37,13 +36,7 @@ workers = 0
 
 
 def _data(tmp_path, n=24):
-    rows = write_images(tmp_path / "images", n)
-    table = tmp_path / "scores.csv"
-    with open(table, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["image", "mos", "split"])
-        for i, (name, mos) in enumerate(rows):
-            w.writerow([f"images/{name}", mos, "val" if i % 4 == 0 else "train"])
+    table = write_scores_csv(tmp_path, n)
     recipe = tmp_path / "tiny.toml"
     recipe.write_text(RECIPE)
     return recipe, table

@@ -14,20 +14,13 @@ from iqametrics.train.schedule import learning_rate
 from iqametrics.train.sampling import EpochPlan
 from iqametrics.train.trainer import RunDirectoryError, Trainer, TrainingInterrupted
 
-from .train_helpers import write_images
+from .train_helpers import write_scores_csv
 
 TASK = "tests.train_helpers:TinyTask"
 
 
 def _dataset(tmp_path, n=24):
-    rows = write_images(tmp_path / "images", n)
-    table = tmp_path / "scores.csv"
-    with open(table, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["image", "mos", "split"])
-        for i, (name, mos) in enumerate(rows):
-            w.writerow([f"images/{name}", mos, "val" if i % 4 == 0 else "train"])
-    return read_dataset("generic", table)
+    return read_dataset("generic", write_scores_csv(tmp_path, n))
 
 
 def _recipe(**train):

@@ -63,6 +63,20 @@ class TinyTask(Task):
         return metric.forward_crops(batch["image"])
 
 
+def write_scores_csv(folder: Path, n: int = 24) -> Path:
+    """``n`` images (see :func:`write_images`) and a generic ``image,mos,split`` CSV: every fourth image validates."""
+    import csv
+
+    rows = write_images(folder / "images", n)
+    table = folder / "scores.csv"
+    with open(table, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "mos", "split"])
+        for i, (name, mos) in enumerate(rows):
+            w.writerow([f"images/{name}", mos, "val" if i % 4 == 0 else "train"])
+    return table
+
+
 def write_images(folder: Path, n: int, seed: int = 0, size: Tuple[int, int] = (40, 48)):
     """``n`` small noisy PNGs of growing brightness and their 'MOS' (the brightness); returns rows."""
     folder.mkdir(parents=True, exist_ok=True)
