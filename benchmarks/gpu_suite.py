@@ -165,6 +165,9 @@ def _offline():
 
 
 def _score(metric, inputs) -> torch.Tensor:
+    if metric.info.kind == "FR" and not metric.scores_pairs:  # a 2AFC comparator (PRFNet): A = the pair, B = a mirror
+        refs = [r for _, r in inputs]
+        return metric.prefer(refs, [d for d, _ in inputs], [r.flip(-1) for r in refs]).double().cpu()
     if metric.info.kind == "FR":
         return metric([d for d, _ in inputs], [r for _, r in inputs]).double().cpu()
     return metric(inputs).double().cpu()

@@ -41,8 +41,8 @@ def test_the_dry_run_runs_every_part_and_rewrites_only_its_section(tmp_path):
     found = json.loads((tmp_path / "r.json").read_text())
     assert [row[0] for row in found["device"]] == iqametrics.list_metrics()  # (a): every metric, checked
     assert all(row[-1] == "ok" for row in found["device"])
-    assert {row[0] for row in found["amp"]} == {"musiq", "hyperiqa", "hyperiqa.official", "pyramidiqa", "vtamiq",
-                                                "vtamiq.kadis", "lpips", "dists"}  # (b)
+    assert {row[0] for row in found["amp"]} == {"musiq", "hyperiqa", "hyperiqa.official", "pyramidiqa", "vtamiq.paper",
+                                                "vtamiq", "lpips", "dists"}  # (b)
     timed = found["throughput"]  # (c): every pipeline row measured something, compiled or not
     assert {r["metric"] for r in timed} >= {"musiq", "hyperiqa", "vtamiq", "lpips", "dists", "psnr", "ssim", "mad"}
     assert {r["compile"] for r in timed if r["metric"] == "musiq"} == {False, "eager"}
