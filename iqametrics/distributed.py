@@ -15,6 +15,8 @@ from typing import List, Optional, Sequence
 import torch
 import torch.distributed as dist
 
+from .devices import resolve_device
+
 __all__ = ["Context", "init", "shutdown", "launched_by_torchrun"]
 
 
@@ -65,17 +67,16 @@ class Context:
 def init(device: str = "auto", *, timeout: Optional[datetime.timedelta] = None) -> Context:
     """The process's place in the job, initialising the process group when run by torchrun.
 
-    ``device``: ``auto`` (CUDA if available, one GPU per local rank), ``cpu``, ``cuda`` or ``cuda:N``.
+    ``device``: ``auto`` (CUDA if available, one GPU per local rank), ``cpu``, ``cuda`` or ``cuda:N``;
+    one this machine does not have raises :class:`~iqametrics.devices.DeviceError` (a ``ValueError``).
     ``timeout``: how long a collective may wait for the slowest process (torch's default if None).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", local_rank if world > 1 else 0)
+    dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is None:  # this process's GPU must be here too
+        dev = resolve_device(torch.device("cuda", local_rank if world > 1 else 0))
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():

@@ -28,7 +28,7 @@ import os
 import threading
 import warnings
 from pathlib import Path
-from typing import Iterable, List, Optional, Union
+from typing import Callable, Iterable, List, Optional, Union
 
 import numpy as np
 import torch
@@ -241,12 +241,15 @@ def _is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def discover_images(inputs: Iterable[Union[str, Path]], *, recursive: bool = True) -> List[Path]:
+def discover_images(inputs: Iterable[Union[str, Path]], *, recursive: bool = True,
+                    on_missing: Optional[Callable[[str, str], None]] = None) -> List[Path]:
     """Expand files, folders (recursively, image extensions only) and glob patterns.
 
     Explicitly named files are kept whatever their extension; folder contents are filtered by
     extension and sorted; duplicates are dropped (first occurrence wins).  A pattern or path
-    that matches nothing raises ``FileNotFoundError``.
+    that matches nothing raises ``FileNotFoundError``; with ``on_missing``, it is reported as
+    ``on_missing(input, reason)`` instead and discovery goes on with the other inputs (what
+    ``iqa score`` does without ``--strict``).
     """
     found: List[Path] = []
     seen = set()
@@ -256,6 +259,11 @@ def discover_images(inputs: Iterable[Union[str, Path]], *, recursive: bool = Tru
         if key not in seen:
             seen.add(key)
             found.append(p)
+
+    def missing(item: str, reason: str):
+        if on_missing is None:
+            raise FileNotFoundError(f"{reason}: {item!r}")
+        on_missing(item, reason)
 
     for item in inputs:
         item = str(item)
@@ -271,20 +279,24 @@ def discover_images(inputs: Iterable[Union[str, Path]], *, recursive: bool = Tru
             matches = sorted(glob.glob(item, recursive=True))
             files = [Path(m) for m in matches if Path(m).is_file() and _is_image(Path(m))]
             if not files:
-                raise FileNotFoundError(f"no image files match {item!r}")
+                missing(item, "no image files match")
             for p in files:
                 add(p)
         else:
-            raise FileNotFoundError(f"no such file, folder or pattern: {item!r}")
+            missing(item, "no such file, folder or pattern")
     return found
 
 
-def discover_pairs(ref: Union[str, Path], dist: Union[str, Path]) -> List[tuple]:
+def discover_pairs(ref: Union[str, Path], dist: Union[str, Path], *,
+                   on_unmatched: Optional[Callable[[str, str], None]] = None) -> List[tuple]:
     """Pair a reference and a distorted file, or two folders by relative path.
 
     Returns ``[(ref_path, dist_path), ...]``.  For folders, every image in ``dist`` must have
     a counterpart at the same relative path in ``ref`` (extension may differ when the stem is
-    unique); unmatched distorted images raise ``FileNotFoundError`` listing a few of them.
+    unique); unmatched distorted images raise ``FileNotFoundError`` listing a few of them.  With
+    ``on_unmatched``, each is reported as ``on_unmatched(path, reason)`` instead and the matched
+    pairs are returned (what ``iqa compare`` does without ``--strict``).  References without a
+    distorted image are not an error.
     """
     ref, dist = Path(ref), Path(dist)
     if ref.is_file() and dist.is_file():
@@ -302,14 +314,18 @@ def discover_pairs(ref: Union[str, Path], dist: Union[str, Path]) -> List[tuple]
             elif len(by_stem.get(rel.rsplit(".", 1)[0], [])) == 1:
                 pairs.append((by_stem[rel.rsplit(".", 1)[0]][0], p))
             else:
-                missing.append(rel)
-        if missing:
+                missing.append(p)
+        if missing and on_unmatched is not None:
+            for p in missing:
+                on_unmatched(str(p), f"no reference at the same relative path in {ref}")
+        elif missing:
+            rels = [p.relative_to(dist).as_posix() for p in missing]
             raise FileNotFoundError(
                 f"{len(missing)} distorted image(s) have no reference at the same relative path in {ref}: "
-                + ", ".join(missing[:5])
-                + (" ..." if len(missing) > 5 else "")
+                + ", ".join(rels[:5])
+                + (" ..." if len(rels) > 5 else "")
             )
-        if not pairs:
+        if not pairs and not missing:
             raise FileNotFoundError(f"no images found in {dist}")
         return pairs
     for p in (ref, dist):

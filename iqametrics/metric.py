@@ -1,4 +1,5 @@
-"""Metric base classes: input normalisation, FR/NR dispatch, size grouping, inference mode.
+"""Metric base classes: FR/NR dispatch, size grouping, inference mode, AMP, loss orientation,
+checkpoint loading.  What a metric accepts as images and the checks on them: :mod:`iqametrics.inputs`.
 
 Subclasses implement one method on a validated float32 batch already on the metric's device:
 
@@ -20,140 +21,24 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-from pathlib import Path
-from typing import ClassVar, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import ClassVar, FrozenSet, List, Mapping, Optional, Union
 
 import torch
 from torch import Tensor, nn
 
 from .config import MetricConfig, MetricInfo
+from .inputs import (  # noqa: F401 - re-exported: these lived here before iqametrics.inputs
+    RANGE_TOLERANCE,
+    ImageTooSmallError,
+    check_min_size,
+    check_range,
+    describe_images,
+    group_by_size,
+    normalise_tensor,
+    to_image_list,
+)
 
 __all__ = ["Metric", "NRMetric", "FRMetric", "RANGE_TOLERANCE", "to_image_list", "ImageTooSmallError"]
-
-#: how far outside [0, 1] an input may stray (rounding of resamplers) before it is refused
-RANGE_TOLERANCE = 1e-3
-
-ImageLike = Union[Tensor, "PIL.Image.Image", str, Path]  # noqa: F821
-
-
-class ImageTooSmallError(ValueError):
-    """An image is smaller than the metric can score."""
-
-
-def _channels_last_hint(x: Tensor) -> str:
-    """How to fix a tensor in the [H, W, C] / [B, H, W, C] layout of numpy and PIL, or ''."""
-    channels_first = x.shape[-3] in (1, 3) if x.dim() >= 3 else True
-    if x.dim() in (3, 4) and x.shape[-1] in (1, 3, 4) and not channels_first:
-        fix = "x.permute(2, 0, 1)" if x.dim() == 3 else "x.permute(0, 3, 1, 2)"
-        layout = "[H, W, C]" if x.dim() == 3 else "[B, H, W, C]"
-        return (
-            f" It looks like the channels-last layout {layout} of numpy/PIL arrays; tensors must be "
-            f"channels-first: pass {fix}"
-        )
-    return ""
-
-
-def _normalise_tensor(x: Tensor) -> Tensor:
-    """[B,C,H,W] / [C,H,W] / [H,W] float or uint8 -> float [B,3,H,W] (grey replicated)."""
-    if x.dtype == torch.uint8:
-        x = x.float() / 255.0
-    elif not torch.is_floating_point(x):
-        raise TypeError(f"image tensors must be float in [0, 1] (or uint8), got dtype {x.dtype}")
-    hint = _channels_last_hint(x)
-    if hint:
-        raise ValueError(
-            f"got an image tensor of shape {tuple(x.shape)}; expected [B, 3, H, W], [3, H, W] or [H, W] "
-            f"(1 or 3 channels).{hint}"
-        )
-    if x.dim() == 2:
-        x = x.unsqueeze(0)
-    if x.dim() == 3:
-        x = x.unsqueeze(0)
-    if x.dim() != 4:
-        raise ValueError(f"image tensors must be [B,3,H,W], [3,H,W] or [H,W]; got shape {tuple(x.shape)}")
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    elif x.shape[1] != 3:
-        raise ValueError(
-            f"images must have 1 (grey) or 3 (RGB) channels in dimension 1; got shape {tuple(x.shape)}"
-        )
-    if x.shape[0] == 0:
-        raise ValueError("no images given (empty batch)")
-    return x
-
-
-def _tensor_to_list(x: Tensor) -> List[Tensor]:
-    return list(_normalise_tensor(x).unbind(0))
-
-
-def to_image_list(images) -> List[Tensor]:
-    """Normalise any accepted input into a list of float [3, H, W] tensors (not yet range-checked).
-
-    Accepts a tensor [B,C,H,W] / [C,H,W] / [H,W] (float in [0,1] or uint8, C = 1 or 3), a
-    PIL image, a path, a numpy array (H×W or H×W×C, as PIL and OpenCV lay them out), or a
-    list/tuple mixing these.
-    """
-    if isinstance(images, Tensor):
-        return _tensor_to_list(images)
-    if isinstance(images, (list, tuple)):
-        out: List[Tensor] = []
-        for item in images:
-            out.extend(to_image_list(item))
-        if not out:
-            raise ValueError("no images given (empty list)")
-        return out
-    if isinstance(images, (str, Path)):
-        from .io import load_image
-
-        return [load_image(images)]
-    try:
-        import numpy as np
-
-        if isinstance(images, np.ndarray):
-            arr = images
-            if arr.ndim == 3 and arr.shape[2] in (1, 3, 4):
-                if arr.shape[2] == 4:
-                    raise ValueError("RGBA arrays are ambiguous; convert to RGB first (iqametrics.load_image composites on white)")
-                arr = arr.transpose(2, 0, 1)
-            elif arr.ndim != 2:
-                raise ValueError(f"numpy images must be H×W or H×W×3, got shape {arr.shape}")
-            return _tensor_to_list(torch.from_numpy(np.ascontiguousarray(arr)))
-    except ImportError:  # pragma: no cover
-        pass
-    from PIL import Image
-
-    if isinstance(images, Image.Image):
-        from .io import pil_to_tensor
-
-        return [pil_to_tensor(images)]
-    raise TypeError(
-        f"cannot interpret {type(images).__name__} as images; pass tensors in [0,1], PIL images, paths or lists of them"
-    )
-
-
-def check_min_size(name: str, min_size: Tuple[int, int], height: int, width: int) -> None:
-    """Raise :class:`ImageTooSmallError` if ``height`` × ``width`` is below ``min_size`` (h, w) of metric ``name``."""
-    mh, mw = min_size
-    if height < mh or width < mw:
-        raise ImageTooSmallError(f"image of {width}×{height} px is too small for {name} (needs at least {mw}×{mh})")
-
-
-def _check_range(x: Tensor, what: str = "images") -> None:
-    lo, hi = torch.aminmax(x.detach()) if x.numel() else (torch.tensor(0.0), torch.tensor(0.0))
-    lo, hi = float(lo), float(hi)
-    if lo != lo or hi != hi:  # NaN
-        raise ValueError(f"{what} contain NaN values")
-    if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
-        hint = " (looks like 0-255 data: divide by 255)" if hi > 1.5 else ""
-        raise ValueError(f"{what} must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]{hint}")
-
-
-def group_by_size(images: Sequence[Tensor]):
-    groups: dict = {}
-    for i, img in enumerate(images):
-        groups.setdefault(tuple(img.shape[-2:]), []).append(i)
-    return groups
-
 
 class Metric(nn.Module):
     """Base class of every metric.  See :class:`NRMetric` and :class:`FRMetric`.
@@ -316,17 +201,17 @@ class Metric(nn.Module):
     def _prepare(self, images, what: str) -> Union[Tensor, List[Tensor]]:
         """A validated float32 batch on the metric's device, or a list if sizes differ."""
         if isinstance(images, Tensor):
-            x = _normalise_tensor(images)
+            x = normalise_tensor(images)
             self.check_size(int(x.shape[-2]), int(x.shape[-1]))
             x = x.to(self.device, torch.float32, non_blocking=True)
-            _check_range(x, what)
+            check_range(x, what)
             return x
         tensors = to_image_list(images)
         out = []
         for t in tensors:
             self.check_size(int(t.shape[-2]), int(t.shape[-1]))
             t = t.to(self.device, torch.float32, non_blocking=True)
-            _check_range(t, what)
+            check_range(t, what)
             out.append(t)
         if len({tuple(t.shape) for t in out}) == 1:
             return torch.stack(out)
@@ -369,6 +254,8 @@ class Metric(nn.Module):
         return self
 
     def _load_converted(self, state: dict) -> None:
+        from .weights import CheckpointMismatchError
+
         own = self.weights_module().state_dict()
         wrong = [
             f"{k} {tuple(v.shape)} (expects {tuple(own[k].shape)})"
@@ -376,13 +263,13 @@ class Metric(nn.Module):
             if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)
         ]
         if wrong:
-            raise ValueError(
+            raise CheckpointMismatchError(
                 f"checkpoint does not match {self.name}: {len(wrong)} tensors have other shapes: "
                 f"{', '.join(wrong[:3])}{'...' if len(wrong) > 3 else ''}"
             )
         missing, unexpected = self.weights_module().load_state_dict(state, strict=False)
         if missing or unexpected:
-            raise ValueError(
+            raise CheckpointMismatchError(
                 f"checkpoint does not match {self.name}: {len(missing)} missing keys "
                 f"({', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}), {len(unexpected)} unexpected "
                 f"({', '.join(unexpected[:5])}{'...' if len(unexpected) > 5 else ''})"
@@ -418,17 +305,6 @@ def _parse_amp(amp) -> torch.dtype:
     raise ValueError(f"amp must be 'bf16' or 'fp16', got {amp!r}")
 
 
-def _describe(x) -> str:
-    """A short description of what was passed as images (for error messages)."""
-    if isinstance(x, Tensor):
-        return f"a tensor of shape {tuple(x.shape)}"
-    if isinstance(x, (list, tuple)):
-        return f"a {type(x).__name__} of {len(x)}"
-    if isinstance(x, (str, Path)):
-        return f"the path {str(x)!r}"
-    return f"a {type(x).__name__}"
-
-
 class NRMetric(Metric):
     """No-reference metric: ``m(images) -> scores [B]``."""
 
@@ -450,8 +326,8 @@ class NRMetric(Metric):
 
     def forward(self, images, *more, **keywords) -> Tensor:
         if more or keywords:
-            passed = [_describe(images)] + [_describe(m) for m in more]
-            passed += [f"{k}={_describe(v)}" for k, v in keywords.items()]
+            passed = [describe_images(images)] + [describe_images(m) for m in more]
+            passed += [f"{k}={describe_images(v)}" for k, v in keywords.items()]
             raise TypeError(
                 f"{self.name} is a no-reference metric: call it with one argument, m(images), where images is "
                 f"one image, a [B, 3, H, W] batch or a list; got {len(passed)} arguments ({'; '.join(passed)}). "

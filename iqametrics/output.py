@@ -11,14 +11,53 @@ import math
 import os
 from typing import IO, Dict, Sequence, Set
 
-__all__ = ["ResultWriter", "completed_keys", "drop_partial_last_line", "FORMATS", "OutputFileError"]
+__all__ = ["ResultWriter", "completed_keys", "drop_partial_last_line", "check_writable", "FORMATS", "OutputFileError"]
 
 #: "clic": CSV without a header, as the CLIC perceptual devkit reads it (``iqa prefer``)
 FORMATS = ("table", "csv", "jsonl", "clic")
 
 
 class OutputFileError(ValueError):
-    """An existing output file cannot be resumed (wrong format, other columns, unreadable)."""
+    """An output file cannot be written, or an existing one cannot be resumed (wrong format, other
+    columns, unreadable)."""
+
+
+def check_writable(path) -> None:
+    """Refuse, before any work, an output path that cannot be written: a folder, a file without
+    write permission, a folder that cannot be created or written in.
+
+    Missing folders are created (the output would create them anyway); an existing file is opened
+    for appending and left unchanged; in a new file's folder a temporary file is created and removed.
+    Raises :class:`OutputFileError` with one line naming the path and the reason.
+    """
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        raise OutputFileError(f"cannot write {path}: it is a folder (give a file name)")
+
+    def refuse(where: str, exc: OSError) -> OutputFileError:
+        return OutputFileError(f"cannot write {path}: {where}{exc.strerror or exc}")
+
+    folder = target.parent
+    existing = next((a for a in (folder, *folder.parents) if a.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise OutputFileError(f"cannot write {path}: {existing} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise refuse(f"its folder {folder} cannot be created: ", exc) from None
+    try:
+        if target.exists():
+            with open(target, "a", encoding="utf-8"):
+                pass
+        else:
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".iqa-write-check-")
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise refuse("" if target.exists() else f"in {folder}: ", exc) from None
 
 
 def _fmt(value, digits: int) -> str:

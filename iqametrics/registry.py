@@ -23,6 +23,8 @@ __all__ = [
     "MetricInfo",
     "MetricConfig",
     "OptionError",
+    "OptionValueError",
+    "WeightsArgumentError",
     "register_metrics",
     "create",
     "list_metrics",
@@ -58,6 +60,17 @@ class UnknownMetricError(KeyError):
 
 class OptionError(TypeError):
     """An option the metric does not take, or one its registered name fixes."""
+
+
+class OptionValueError(OptionError, ValueError):
+    """The metric refused the value of an option it takes (the metric's own error is the cause).
+
+    Both a ``TypeError`` and a ``ValueError``, as the constructor's refusal may have been either."""
+
+
+class WeightsArgumentError(ValueError):
+    """``weights=`` that the metric cannot take: it has no learned weights, or the manifest key is
+    another metric's."""
 
 
 def register_metrics(metric_class, configs: Mapping[str, MetricConfig]) -> None:
@@ -170,7 +183,7 @@ def _check_weights(entry: _Registered, weights) -> None:
     """A metric without learned weights takes none; a manifest key must be one of the metric's own."""
     info = entry.config.info
     if not info.weights:
-        raise ValueError(
+        raise WeightsArgumentError(
             f"{info.name} has no learned weights, so it takes no weights= (CLI: --weights); got {str(weights)!r}"
         )
     text = str(weights)
@@ -185,10 +198,27 @@ def _check_weights(entry: _Registered, weights) -> None:
         return
     owners = [e.config.name for e in _REGISTRY.values() if text.split("@", 1)[0] in e.config.info.weights]
     whose = f"it belongs to {', '.join(owners)}" if owners else "it is not the weights of any metric"
-    raise ValueError(
+    raise WeightsArgumentError(
         f"manifest key {text!r} is not one of {info.name}'s weights ({', '.join(info.weights)}): {whose}. "
         f"Scores of other weights would be printed under {info.name}'s name; create the metric they belong to."
     )
+
+
+def _build(entry: _Registered, *, pretrained: bool, options: Mapping[str, Any], arguments: Mapping[str, Any]):
+    """``from_config``; a ``TypeError``/``ValueError`` from building with the user's options is
+    their refusal (:class:`OptionValueError`, the metric's error as its cause).  Without options
+    such an error is not the user's: it propagates unchanged, as do weight errors."""
+    from .weights import WeightsError
+
+    try:
+        return entry.metric_class.from_config(entry.config, pretrained=pretrained, **arguments)
+    except WeightsError:
+        raise
+    except (TypeError, ValueError) as exc:
+        if not options:
+            raise
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        raise OptionValueError(f"{entry.config.name} ({given}): {exc}") from exc
 
 
 def create(
@@ -205,7 +235,9 @@ def create(
 
     Args:
         name: a name from :func:`list_metrics` or an alias (``musiq.koniq``); case-insensitive.
-        device: where the metric runs (``"cuda"``, ``torch.device``...); default CPU.
+        device: where the metric runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``, a
+            ``torch.device``); default CPU.  A device this machine does not have raises
+            :class:`~iqametrics.devices.DeviceError` (a ``ValueError``) before anything is built.
         pretrained: load the published weights (downloaded once through the Hugging Face Hub,
             see ``docs/weights.md``).  ``False`` builds the architecture with its initial
             (random or seeded) weights without touching the network.
@@ -218,11 +250,16 @@ def create(
         differentiable: return the metric's own scores, with gradients.
         **options: metric-specific options (see the metric's model card and
             :func:`metric_options`).  What the name fixes (its variant, weights, head or output
-            scale) is not an option: another registered name is.
+            scale) is not an option: another registered name is.  An option the metric does
+            not take raises :class:`OptionError`, a value it refuses :class:`OptionValueError`.
     """
     entry = _resolve(name)
     config = entry.config
     info = config.info
+    if device is not None:
+        from .devices import resolve_device
+
+        device = resolve_device(device)
     if (as_loss or differentiable) and not info.differentiable:
         flag = "as_loss" if as_loss else "differentiable"
         raise ValueError(
@@ -233,7 +270,7 @@ def create(
     if weights is not None:
         _check_weights(entry, weights)
     arguments = {**config.defaults, **options, **config.variant_args}
-    metric = entry.metric_class.from_config(config, pretrained=bool(pretrained) and weights is None, **arguments)
+    metric = _build(entry, pretrained=bool(pretrained) and weights is None, options=options, arguments=arguments)
     if weights is not None:
         metric.load_checkpoint(weights)
     if device is not None:

@@ -90,7 +90,7 @@ def example_image() -> Path:
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
     """A local Hub on 127.0.0.1 (HF_ENDPOINT points at it), a temporary manifest and caches."""
-    from iqametrics import weights
+    from iqametrics.weights import manifest as weights  # where load_manifest looks up manifest_path
 
     with HubServer() as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url)

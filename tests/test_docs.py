@@ -73,6 +73,6 @@ def test_docs_claim_no_pinned_revision_the_manifest_does_not_have():
     if all(re.fullmatch(r"[0-9a-f]{40}", r) for r in revisions):
         pytest.skip("every Hub revision is a commit hash")
     claim = re.compile(r"revision pinned by|revision the manifest pins|revisions? (?:is|are) pinned|\(revision pinned\)")
-    texts = {**_doc_texts(), REPO / "iqametrics" / "weights.py": (REPO / "iqametrics" / "weights.py").read_text()}
+    texts = {**_doc_texts(), **{path: path.read_text() for path in (REPO / "iqametrics" / "weights").glob("*.py")}}
     for path, text in texts.items():
         assert not claim.search(text), f"{path.name} claims pinned revisions; the manifest has {sorted(revisions)}"

@@ -94,7 +94,7 @@ def test_import_is_cheap_and_pretrained_false_never_downloads(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("pretrained=False must not fetch anything")
 
-    monkeypatch.setattr(weights, "fetch", refuse)
+    monkeypatch.setattr(weights.fetching, "fetch", refuse)  # what load_state calls
     monkeypatch.setattr("huggingface_hub.hf_hub_download", refuse)
     m = iqametrics.create("vtamiq.paper", pretrained=False, n_patches=16, **SMALL)
     ref, dist = _pair()

@@ -104,8 +104,10 @@ def convert_for_model(
         conv = get_converter(name)
         if conv.detect(state):
             return conv.convert(state)
+    from ..weights.errors import CheckpointMismatchError
+
     sample = ", ".join(list(state)[:5])
     tried = ", ".join(candidates) or "none"
-    raise ValueError(
+    raise CheckpointMismatchError(
         f"checkpoint layout not recognised (first keys: {sample}); tried our layout and converters: {tried}"
     )

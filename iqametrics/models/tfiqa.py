@@ -1,3 +1,4 @@
+# Over ~500 lines on purpose: one module per paper (docs/developing.md); the network, its two heads and their config tables share every constant.
 """TFIQA: CNN + transformer features for full-reference, no-reference and joint quality assessment.
 
 C. Zeng and S. Kwong, "Learning Transformer Features for Image Quality Assessment" (City University

@@ -108,7 +108,10 @@ def vtamiq_rank_loss(pred: Tensor, target: Tensor, eps: float = 1e-6, normalise_
 
     ``ℓ_ij = max(0, −(y_i − y_j)(q_i − q_j) / (|y_i − y_j| + eps))`` for predictions ``q`` and
     targets ``y``: zero when a pair is ordered as its targets, ``|q_i − q_j|`` otherwise.  The
-    authors' code also divides each term by ``max(|q_i|, |q_j|)`` (``normalise_by_pred=True``).
+    authors' code also divides each term by ``max(|q_i|, |q_j|)`` (``normalise_by_pred=True``);
+    here that divisor is at least ``eps``, so two predictions of 0 give a finite term (0, as they
+    are tied) and finite gradients where the authors' code gives NaN (0/0).  Elsewhere (divisor
+    ≥ eps) the two agree exactly.  Near 0 the normalised term's gradient grows as 1/max(|q|, eps).
     A batch of one image has no pairs: the loss is 0.
     """
     pred, target = _flat_pair(pred, target)
@@ -118,7 +121,7 @@ def vtamiq_rank_loss(pred: Tensor, target: Tensor, eps: float = 1e-6, normalise_
     dy = target[i] - target[j]
     loss = torch.clamp_min(-dy * (pred[i] - pred[j]) / (dy.abs() + eps), 0.0)
     if normalise_by_pred:
-        loss = loss / torch.maximum(pred[i].abs(), pred[j].abs())
+        loss = loss / torch.maximum(pred[i].abs(), pred[j].abs()).clamp_min(eps)
     return loss.mean()
 
 
