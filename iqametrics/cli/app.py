@@ -37,17 +37,18 @@ def main():
     """Image quality assessment: score images (no-reference) or compare them with references."""
 
 
-def parse_options(pairs: Sequence[str]) -> dict:
-    """``--option KEY=VALUE`` pairs as keyword arguments (values read as JSON where they parse)."""
+def parse_options(pairs: Sequence[str], param_hint: str = "--option", *, create_arguments: bool = False) -> dict:
+    """``KEY=VALUE`` pairs as keyword arguments (values read as JSON where they parse).  For
+    ``--option``, ``create()``'s own arguments are refused unless ``create_arguments``."""
     options = {}
     for pair in pairs:
         if "=" not in pair:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=param_hint)
         key, value = pair.split("=", 1)
-        if key.strip() in CREATE_ARGUMENTS:
+        if not create_arguments and key.strip() in CREATE_ARGUMENTS:
             # create()'s own arguments: a CLI score always comes from the published (or --weights) model
             raise click.BadParameter(f"{key.strip()!r} is not a metric option here (see --device, --weights)",
-                                     param_hint="--option")
+                                     param_hint=param_hint)
         try:
             options[key.strip()] = json.loads(value)
         except json.JSONDecodeError:

@@ -61,15 +61,7 @@ def evaluate_command(metric_name, data_spec, split, data_options, json_path, plo
     from ..train.data import DatasetError, read_dataset
     from ..train.evaluate import evaluate_metric
 
-    options = {}
-    for pair in data_options:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--data-option")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
+    options = parse_options(data_options, "--data-option", create_arguments=True)
     try:
         dataset = read_dataset(data_spec, **options)
     except (DatasetError, TypeError, ValueError) as exc:
