@@ -89,13 +89,24 @@ def test_scores_are_batch_invariant_and_take_mixed_sizes(metric):
 
 def test_batch_pixels_chunking_changes_nothing(metric):
     x = _images(5, 48, 40, seed=4)
+    metric.batch_pixels = 10**9  # one pass
     full = metric(x)
     metric.batch_pixels = 2 * 48 * 40  # passes of 2 images
     try:
         chunked = metric(x)
     finally:
-        metric.batch_pixels = 4_000_000
+        metric.batch_pixels = None
     torch.testing.assert_close(chunked, full, rtol=1e-5, atol=1e-3)
+
+
+def test_channels_last_changes_nothing(metric):
+    x = _images(2, 64, 72, seed=10)
+    metric.channels_last = False
+    try:
+        contiguous = metric(x)
+    finally:
+        metric.channels_last = True
+    torch.testing.assert_close(metric(x), contiguous, rtol=1e-5, atol=1e-3)
 
 
 def test_deterministic(metric):
