@@ -31,7 +31,7 @@ convention the backbone was trained with.
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -191,7 +191,7 @@ class LiteIQA(NRMetric):
             chunked to stay under it (changes memory and speed only, never a score).  Default: one
             photo of up to 512×512 per pass on CPU (larger passes are slower there: the activations
             leave the caches), 8 Mpx on CUDA.
-        channels_last: run the backbone in channels-last memory format (default; 1.3-1.6× faster on
+        channels_last: run the backbone in channels-last memory format (default; about 1.7× faster on
             CPU for this depthwise-convolution network, benchmarks/bench_liteiqa.py).
         amp: ``"bf16"`` / ``"fp16"`` autocast on CUDA or CPU for the backbone; the statistics, the
             standardisation and the head stay float32.
