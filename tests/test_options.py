@@ -46,7 +46,7 @@ def test_every_variant_argument_of_every_metric_is_refused():
                 iqametrics.create(name, pretrained=False, **{key: value})
             assert key not in metric_options(name)
             checked += 1
-    assert checked == 17  # musiq ×4, lpips ×3, fsim ×2, vtamiq ×2 (two keys each), tfiqa ×4
+    assert checked == 19  # musiq ×4, lpips ×3, fsim ×2, vtamiq ×2 (two keys each), tfiqa ×4, liteiqa ×2
 
 
 def test_unknown_variant_value_lists_the_registered_variants():
