@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -94,10 +95,13 @@ def evaluate_command(metric_name, data_spec, split, data_options, json_path, plo
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace a run already in --out.")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP[:-1] + "; under torchrun one GPU per process.")
+@click.option("--cross-validate", "folds", type=click.IntRange(2), default=None, metavar="K",
+              help="Train K folds into OUT/fold-k (trained folds reused, interrupted ones resumed) and write "
+                   "OUT/cv.json, cv.md, cv.png: the out-of-fold SRCC/PLCC of the recipe.")
 @click.option("--list", "show_list", is_flag=True, help="List the packaged recipes.")
 @click.option("--show", is_flag=True, help="Print the recipe (with --set applied) as JSON and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line.")
-def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, device, show_list, show, quiet):
+def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, device, folds, show_list, show, quiet):
     """Train a model with a recipe (needs the train extra: pip install "iqametrics[train]").
 
     RECIPE is a packaged recipe (`iqa train --list`) or a .toml file.  Under torchrun
@@ -127,7 +131,19 @@ def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, dev
     from ..train.data import DatasetError
     from ..train.trainer import DataMismatchError, RunDirectoryError, TrainingInterrupted, train
 
+    if folds is not None and (len(data_specs) != 1 or resume):
+        raise click.UsageError("--cross-validate takes one --data, and resumes interrupted folds by itself (no --resume)")
     try:
+        if folds is not None:
+            from ..train.crossval import cross_validate
+
+            report = cross_validate(resolved, data_specs[0], out_dir, folds=folds, device=device, overwrite=overwrite,
+                                    quiet=quiet, echo=lambda text: click.echo(text, err=True))
+            click.echo((Path(out_dir) / "cv.md").read_text(), nl=False)
+            mean, std = report["mean"], report["std"]
+            click.echo(f"{folds}-fold SRCC {mean['srcc']:.4f} ± {std['srcc']:.4f}, PLCC {mean['plcc']:.4f} ± "
+                       f"{std['plcc']:.4f}; report: {Path(out_dir) / 'cv.json'}")
+            return
         result = train(resolved, list(data_specs), out_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet)
     except TrainingInterrupted as exc:
         click.echo(f"\n{exc}\nresume with: {resume_command()}", err=True)

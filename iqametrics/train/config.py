@@ -28,6 +28,10 @@ __all__ = [
 ]
 
 
+#: values of ``train.select``
+SELECT = ("srcc", "plcc", "accuracy", "loss", "last")
+
+
 class RecipeError(ValueError):
     """A recipe (or an override of it) is malformed; the message names the key."""
 
@@ -38,6 +42,7 @@ class DataConfig:
 
     layout: str = "generic"
     options: Dict[str, Any] = field(default_factory=dict)
+    #: split the model learns from ("all": every record of the data set)
     train_split: str = "train"
     #: split scored after every epoch (SRCC/PLCC, best-checkpoint selection); "" for none
     val_split: str = "val"
@@ -45,6 +50,13 @@ class DataConfig:
     repeats: int = 1
     #: keep only the first N items of each split (smoke runs, quick experiments; 0: all)
     limit: int = 0
+    #: k-fold cross-validation inside ``train_split`` (0: off): fold ``fold`` is the validation split
+    #: and the other k - 1 folds train (``iqametrics.train.data.splits.kfold``: seeded by ``fold_seed``,
+    #: stable per file, by content for FR); ``val_split`` is then unused.  ``iqa train --cross-validate``
+    #: runs every fold.
+    folds: int = 0
+    fold: int = 0
+    fold_seed: int = 0
     #: a second data set for tasks that learn from two at once (TFIQA's UNI: one batch of each per step)
     joint_layout: str = ""
     joint_options: Dict[str, Any] = field(default_factory=dict)
@@ -125,7 +137,8 @@ class TrainConfig:
     workers: Optional[int] = None
     #: stop after this many optimiser steps in all (smoke runs; 0: no limit)
     max_steps: int = 0
-    #: validation metric that picks the best checkpoint: srcc | plcc | accuracy | loss
+    #: validation metric that picks the best checkpoint: srcc | plcc | accuracy | loss; "last": no
+    #: selection, the last epoch is kept (cross-validation: the validation fold must not choose the model)
     select: str = "srcc"
     #: validation every this many epochs (the last epoch is always validated)
     val_every: int = 1
@@ -174,17 +187,22 @@ class Recipe:
         for name, value, low in (("train.epochs", t.epochs, 1), ("train.batch_size", t.batch_size, 1),
                                  ("train.accumulate", t.accumulate, 1), ("data.repeats", self.data.repeats, 1),
                                  ("train.val_every", t.val_every, 1), ("train.log_every", t.log_every, 1),
-                                 ("data.limit", self.data.limit, 0), ("train.max_steps", t.max_steps, 0)):
+                                 ("data.limit", self.data.limit, 0), ("train.max_steps", t.max_steps, 0),
+                                 ("data.folds", self.data.folds, 0), ("data.fold", self.data.fold, 0)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise RecipeError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.data.folds == 1:
+            raise RecipeError("data.folds must be 0 (no cross-validation) or at least 2, got 1")
+        if self.data.folds and self.data.fold >= self.data.folds:
+            raise RecipeError(f"data.fold must be below data.folds ({self.data.folds}), got {self.data.fold}")
         if t.batch_size % t.accumulate:
             raise RecipeError(f"train.batch_size ({t.batch_size}) must be a multiple of train.accumulate ({t.accumulate})")
         if t.amp not in ("", "bf16", "fp16"):
             raise RecipeError(f"train.amp must be '', 'bf16' or 'fp16', got {t.amp!r}")
         if not 0.0 <= t.ema_decay < 1.0:
             raise RecipeError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
-        if t.select not in ("srcc", "plcc", "accuracy", "loss"):
-            raise RecipeError(f"train.select must be srcc, plcc, accuracy or loss, got {t.select!r}")
+        if t.select not in SELECT:
+            raise RecipeError(f"train.select must be one of {', '.join(SELECT)}, got {t.select!r}")
         if self.optim.name not in ("adam", "adamw", "sgd"):
             raise RecipeError(f"optim.name must be adam, adamw or sgd, got {self.optim.name!r}")
         _check_schedule("schedule", dataclasses.asdict(self.schedule))

@@ -14,6 +14,8 @@ from torch import Tensor
 __all__ = [
     "emd_loss",
     "l1_loss",
+    "l1_plcc_loss",
+    "batch_pearson",
     "pyramidiqa_rank_loss",
     "pairwise_rank_loss_eq13",
     "pyramidiqa_loss",
@@ -44,6 +46,20 @@ def l1_loss(pred: Tensor, target: Tensor) -> Tensor:
     ``HyerIQASolver.py``, ``torch.nn.L1Loss``) and PyramidIQA's Eq. (12)."""
     pred, target = _flat_pair(pred, target)
     return F.l1_loss(pred, target)
+
+
+# ----------------------------------------------------------------------------- LiteIQA (iqametrics' own)
+def l1_plcc_loss(pred: Tensor, target: Tensor, l1_scale: float = 1.0, plcc_weight: float = 1.0) -> Tensor:
+    """``mean |q − y| / l1_scale + plcc_weight · (1 − r)``, r the batch's Pearson correlation.
+
+    LiteIQA's fine-tuning loss (docs/models/liteiqa.md): the L1 term keeps the scores on the MOS
+    scale, the correlation term asks for the ranking and linearity that SRCC/PLCC measure (as in
+    VTAMIQ's and many NR models' losses).  ``l1_scale`` (the spread of the training MOS, e.g. their
+    standard deviation) puts the two terms on the same footing.
+    """
+    if not l1_scale > 0:
+        raise ValueError(f"l1_scale must be positive, got {l1_scale}")
+    return l1_loss(pred, target) / l1_scale + plcc_weight * (1.0 - batch_pearson(pred, target))
 
 
 def pyramidiqa_rank_loss(pred: Tensor, target: Tensor, margin: float = 0.5, min_gap: float = 0.1) -> Tensor:
@@ -125,13 +141,17 @@ def vtamiq_rank_loss(pred: Tensor, target: Tensor, eps: float = 1e-6, normalise_
     return loss.mean()
 
 
-def vtamiq_pearson_loss(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
-    """``1 − clamp(r, 0, 1)`` with Pearson's r of the batch (the authors' code, weight 0.2)."""
+def batch_pearson(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
+    """Pearson's r of the batch, differentiable; ``eps`` keeps a constant batch finite (r = 0)."""
     pred, target = _flat_pair(pred, target)
     p = pred - pred.mean()
     t = target - target.mean()
-    r = torch.dot(p / (p.norm() + eps), t / (t.norm() + eps))
-    return 1.0 - r.clamp(0.0, 1.0)
+    return torch.dot(p / (p.norm() + eps), t / (t.norm() + eps))
+
+
+def vtamiq_pearson_loss(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
+    """``1 − clamp(r, 0, 1)`` with Pearson's r of the batch (the authors' code, weight 0.2)."""
+    return 1.0 - batch_pearson(pred, target, eps).clamp(0.0, 1.0)
 
 
 def vtamiq_loss(pred: Tensor, target: Tensor, variant: str = "paper", mae_weight: float = 1.0) -> Tensor:

@@ -11,6 +11,7 @@ __all__ = ["LOSSES", "get_loss"]
 
 LOSSES: Dict[str, Callable] = {
     "l1": losses.l1_loss,
+    "l1_plcc": losses.l1_plcc_loss,
     "mse": lambda pred, target: F.mse_loss(pred.reshape(-1), target.reshape(-1).to(pred.dtype)),
     "pyramidiqa": losses.pyramidiqa_loss,
     "vtamiq": losses.vtamiq_loss,

@@ -79,6 +79,16 @@ class DataMismatchError(ValueError):
     """The data sets do not fit the recipe's task (kind, split, size, a missing second set)."""
 
 
+def fold_split(dataset, folds: int, fold: int, seed: int = 0):
+    """(training, validation) sets of fold ``fold`` of ``folds`` (:func:`~iqametrics.train.data.splits.kfold`:
+    stable per file; FR and 2AFC records grouped by content, so no content is on both sides)."""
+    from .data.splits import kfold
+
+    groups = None if dataset.kind == "NR" else [getattr(r, "content", "") or r.key for r in dataset.records]
+    train_idx, val_idx = kfold([r.key for r in dataset.records], folds, seed, groups)[fold]
+    return dataset.select(train_idx), dataset.select(val_idx)
+
+
 def _split(dataset, name: str):
     try:
         return dataset.subset(name)
@@ -162,8 +172,12 @@ class Trainer:
         data = self.recipe.data
         if self.dataset.kind != self.task.kind:
             raise DataMismatchError(f"task {self.recipe.model.task!r} trains {self.task.kind} models, the data set is {self.dataset.kind}")
-        train = _split(self.dataset, data.train_split)
-        val = _split(self.dataset, data.val_split) if data.val_split else None
+        pool = self.dataset if data.train_split == "all" else _split(self.dataset, data.train_split)
+        if data.folds:
+            train, val = fold_split(pool, data.folds, data.fold, data.fold_seed)
+        else:
+            train = pool
+            val = _split(self.dataset, data.val_split) if data.val_split else None
         if data.limit:
             train = train.select(range(min(data.limit, len(train))))
             val = val.select(range(min(data.limit, len(val)))) if val is not None else None
@@ -392,6 +406,8 @@ class Trainer:
 
     def _better(self, scores: Dict[str, float], best: Dict[str, Any]) -> bool:
         key = self.recipe.train.select
+        if key == "last":
+            return True
         if key not in scores or not math.isfinite(scores[key]):
             return not best
         if key not in best:
@@ -440,7 +456,10 @@ class Trainer:
             module.load_state_dict(ema.state_dict())
         metric.eval()
         self.task.on_train_end(metric, train_set, ctx)
-        final = self._validate(metric, module, None, val_set) if val_set is not None else {}
+        if best and best.get("step") == steps:  # the weights just validated: the same scores, no second pass
+            final = {k: v for k, v in best.items() if k not in ("epoch", "step")}
+        else:
+            final = self._validate(metric, module, None, val_set) if val_set is not None else {}
         seconds = time.monotonic() - start_time
         model_path = self.out_dir / "model.safetensors"
         if ctx.is_main:
