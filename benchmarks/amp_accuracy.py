@@ -33,7 +33,7 @@ import iqametrics  # noqa: E402
 from iqametrics.io import pil_to_tensor  # noqa: E402
 from iqametrics.weights import WeightsUnavailableError  # noqa: E402
 
-AMP_METRICS = ("musiq", "hyperiqa", "hyperiqa.official", "pyramidiqa", "vtamiq.paper", "vtamiq", "lpips", "dists")
+AMP_METRICS = ("musiq", "hyperiqa", "hyperiqa.official", "pyramidiqa", "vtamiq.paper", "vtamiq", "lpips", "dists", "liteiqa")
 
 
 def _images(folder: Path, n: int, max_side: int):

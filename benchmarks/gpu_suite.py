@@ -87,6 +87,7 @@ THROUGHPUT = [
     ("vtamiq", {"amp": "bf16"}, (False,)),
     ("lpips", {"amp": "bf16"}, (False,)),
     ("dists", {"amp": "bf16"}, (False,)),
+    ("liteiqa", {"amp": "bf16", "channels_last": True}, (False,)),
     *[(name, {}, (False,)) for name in CLASSIC_FR],
 ]
 #: options that keep the dry run short (fewer crops and patches); never used on a GPU run

@@ -42,9 +42,9 @@ def test_the_dry_run_runs_every_part_and_rewrites_only_its_section(tmp_path):
     assert [row[0] for row in found["device"]] == iqametrics.list_metrics()  # (a): every metric, checked
     assert all(row[-1] == "ok" for row in found["device"])
     assert {row[0] for row in found["amp"]} == {"musiq", "hyperiqa", "hyperiqa.official", "pyramidiqa", "vtamiq.paper",
-                                                "vtamiq", "lpips", "dists"}  # (b)
+                                                "vtamiq", "lpips", "dists", "liteiqa"}  # (b)
     timed = found["throughput"]  # (c): every pipeline row measured something, compiled or not
-    assert {r["metric"] for r in timed} >= {"musiq", "hyperiqa", "vtamiq", "lpips", "dists", "psnr", "ssim", "mad"}
+    assert {r["metric"] for r in timed} >= {"musiq", "hyperiqa", "vtamiq", "lpips", "dists", "liteiqa", "psnr", "ssim", "mad"}
     assert {r["compile"] for r in timed if r["metric"] == "musiq"} == {False, "eager"}
     assert all(r["images_per_s"] > 0 and r["failures"] == 0 for r in timed), timed
     assert all("CUDA device" in r["note"] for r in timed if r["decode"] == "gpu")  # no CUDA here: CPU decoding, said

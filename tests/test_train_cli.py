@@ -130,3 +130,21 @@ def test_torchrun_two_processes_match_one_with_the_same_global_batch(tmp_path):
         # the same draws per step; DDP averages two half-batch gradients where one process sums the
         # whole batch: float32 summation order differs, so close, not equal
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+def test_cross_validate_from_the_cli(tmp_path):
+    recipe, table = _data(tmp_path, n=12)
+    runner = CliRunner()
+    base = ["train", str(recipe), "--data", f"generic:{table}", "--out", str(tmp_path / "cv"), "--device", "cpu", "-q",
+            "--set", "train.epochs=1", "--set", 'train.select="last"', "--set", 'data.train_split="all"']
+    out = runner.invoke(main, base + ["--cross-validate", "3"])
+    assert out.exit_code == 0, out.output
+    assert "| mean ± sd |" in out.output and "fold-2: training" in out.output
+    report = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    assert report["folds"] == 3 and report["pooled"]["n"] == 12
+    again = runner.invoke(main, base + ["--cross-validate", "3"])
+    assert again.exit_code == 0 and again.output.count("trained already, reused") == 3
+    refused = runner.invoke(main, base + ["--cross-validate", "3", "--resume"])
+    assert refused.exit_code == 2 and "--cross-validate" in refused.output
+    too_few = runner.invoke(main, base + ["--cross-validate", "1"])
+    assert too_few.exit_code == 2

@@ -31,7 +31,8 @@ OFFLINE = {"hyperiqa-koniq": ["model.task_options.imagenet_backbone=false", "mod
               for name in ("prfnet-clic-step1", "prfnet-clic-step2")},
            "tfiqa-fr-kadid": ["model.task_options.imagenet_backbone=false"],
            "tfiqa-nr-koniq": ["model.task_options.imagenet_backbone=false", "model.options.num_crops=1"],
-           "tfiqa-uni-koniq-kadid": ["model.task_options.imagenet_backbone=false"]}
+           "tfiqa-uni-koniq-kadid": ["model.task_options.imagenet_backbone=false"],
+           "liteiqa-clive": ['model.task_options.imagenet_backbone=""', "model.task_options.crop=64"]}
 
 
 def test_every_recipe_is_valid_and_documents_its_sources():

@@ -140,9 +140,7 @@ def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, dev
             report = cross_validate(resolved, data_specs[0], out_dir, folds=folds, device=device, overwrite=overwrite,
                                     quiet=quiet, echo=lambda text: click.echo(text, err=True))
             click.echo((Path(out_dir) / "cv.md").read_text(), nl=False)
-            mean, std = report["mean"], report["std"]
-            click.echo(f"{folds}-fold SRCC {mean['srcc']:.4f} ± {std['srcc']:.4f}, PLCC {mean['plcc']:.4f} ± "
-                       f"{std['plcc']:.4f}; report: {Path(out_dir) / 'cv.json'}")
+            click.echo(f"report: {Path(out_dir) / 'cv.json'}")
             return
         result = train(resolved, list(data_specs), out_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet)
     except TrainingInterrupted as exc:

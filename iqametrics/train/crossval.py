@@ -43,9 +43,19 @@ def fold_recipe(recipe: Recipe, folds: int, fold: int) -> Recipe:
     return dataclasses.replace(recipe, data=data).validate()
 
 
+#: recipe values that change how a run goes, never its result
+_INCIDENTAL = ("workers", "log_every")
+
+
 def _same_recipe(run_dir: Path, recipe: Recipe) -> bool:
     saved = run_dir / "recipe.json"
-    return saved.is_file() and json.loads(saved.read_text()) == json.loads(json.dumps(recipe.to_dict()))
+    if not saved.is_file():
+        return False
+    a, b = json.loads(saved.read_text()), json.loads(json.dumps(recipe.to_dict()))
+    for r in (a, b):
+        for key in _INCIDENTAL:
+            r.get("train", {}).pop(key, None)
+    return a == b
 
 
 def _train_fold(recipe: Recipe, dataset, run_dir: Path, *, device: str, overwrite: bool, quiet: bool,
@@ -59,6 +69,27 @@ def _train_fold(recipe: Recipe, dataset, run_dir: Path, *, device: str, overwrit
     echo(f"{run_dir.name}: {'resuming' if resume else 'training'}")
     Trainer(recipe, dataset, run_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet).fit()
     return json.loads((run_dir / "run.json").read_text())
+
+
+def _fold_metric(recipe: Recipe, weights: Path, device: str):
+    """The fold's exported model as users get it (``create(name, weights=...)``); a metric that is not
+    registered (a user's own task) is built by its task."""
+    import iqametrics
+    from iqametrics.devices import resolve_device
+    from iqametrics.registry import UnknownMetricError
+
+    try:
+        return iqametrics.create(recipe.model.metric, weights=str(weights), device=device, **recipe.model.options)
+    except UnknownMetricError:
+        from .tasks import get_task
+
+        metric = get_task(recipe.model.task)(recipe).build_metric()
+        metric.load_checkpoint(str(weights))
+        return metric.to(resolve_device(device)).eval()
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
 
 def _summary(rows: List[Dict[str, float]]) -> Dict[str, Dict[str, float]]:
@@ -75,11 +106,11 @@ def _markdown(report: Dict[str, Any]) -> str:
     lines = ["| fold | photos | " + " | ".join(STATISTICS[k] for k in keys) + " |",
              "|---|---|" + "---|" * len(keys)]
     for row in report["per_fold"]:
-        lines.append(f"| {row['fold']} | {row['n']} | " + " | ".join(f"{row[k]:.4f}" for k in keys) + " |")
+        lines.append(f"| {row['fold']} | {row['n']} | " + " | ".join(_fmt(row[k]) for k in keys) + " |")
     mean, std = report["mean"], report["std"]
-    lines.append("| mean ± sd | | " + " | ".join(f"{mean[k]:.4f} ± {std[k]:.4f}" for k in keys) + " |")
+    lines.append("| mean ± sd | | " + " | ".join(f"{_fmt(mean[k])} ± {_fmt(std[k])}" for k in keys) + " |")
     pooled = report["pooled"]
-    lines.append(f"| pooled out-of-fold | {pooled['n']} | " + " | ".join(f"{pooled[k]:.4f}" for k in keys) + " |")
+    lines.append(f"| pooled out-of-fold | {pooled['n']} | " + " | ".join(_fmt(pooled[k]) for k in keys) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -87,8 +118,6 @@ def cross_validate(recipe: Recipe, data: str, out_dir, *, folds: int = 5, device
                    quiet: bool = False, bootstrap: int = 1000, echo: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """Train and score every fold of ``recipe`` on ``data`` (``[LAYOUT:]ROOT``); returns the report
     written to ``out_dir/cv.json`` (see the module docstring)."""
-    from iqametrics import create
-
     from .evaluate import Evaluation, correlations, evaluate_metric
 
     echo = echo or (lambda text: None)
@@ -109,13 +138,13 @@ def cross_validate(recipe: Recipe, data: str, out_dir, *, folds: int = 5, device
         _, val = fold_split(pool, folds, k, r.data.fold_seed)
         if r.data.limit:
             val = val.select(range(min(r.data.limit, len(val))))
-        metric = create(r.model.metric, weights=str(run_dir / "model.safetensors"), device=device, **r.model.options)
+        metric = _fold_metric(r, run_dir / "model.safetensors", device)
         ev = evaluate_metric(metric, val, bootstrap=0)
         metric_hib = ev.metric_higher_is_better
         row = {"fold": k, "n": ev.n_scored, "failed": len(ev.failures), "seconds": run.get("seconds"),
                **{key: ev.stats.get(key) for key in STATISTICS}}
         per_fold.append(row)
-        echo(f"fold {k}: " + ", ".join(f"{STATISTICS[s]} {row[s]:.4f}" for s in ("srcc", "plcc")))
+        echo(f"fold {k}: " + ", ".join(f"{STATISTICS[s]} {_fmt(row[s])}" for s in ("srcc", "plcc")))
         keys += ev.keys
         scores += ev.scores
         labels += ev.labels
