@@ -25,6 +25,12 @@ CASES = [
     (losses.l1_loss, (Z4, RAMP), {}, 1.5, "mean |0 - y| over 0, 1, 2, 3"),
     (losses.l1_loss, (CONST, CONST), {}, 0.0, "perfect predictions of constant targets"),
     (losses.l1_loss, (torch.tensor([0.0]), torch.tensor([1.0])), {}, 1.0, "a batch of one"),
+    # LiteIQA
+    (losses.l1_plcc_loss, (Z4, RAMP), {"l1_scale": 1.5}, 2.0, "constant predictions: L1 1.5 / 1.5 + (1 - 0)"),
+    (losses.l1_plcc_loss, (RAMP, CONST), {}, 1.0 + 1.0, "constant targets: L1 1, r taken as 0"),
+    (losses.l1_plcc_loss, (torch.tensor([1.0]), torch.tensor([2.0])), {}, 2.0, "a batch of one: L1 1, r taken as 0"),
+    (losses.batch_pearson, (Z4, RAMP), {}, 0.0, "constant predictions: r taken as 0"),
+    (losses.batch_pearson, (RAMP, RAMP * 2 + 1), {}, 1.0, "a perfect linear relation"),
     (losses.pyramidiqa_rank_loss, (Z4, RAMP), {}, 0.5, "every pair tied: the full margin 0.5 on each"),
     (losses.pyramidiqa_rank_loss, (RAMP, CONST), {}, 0.0, "constant targets: no pair is farther apart than min_gap"),
     (losses.pyramidiqa_rank_loss, (torch.tensor([0.0]), torch.tensor([1.0])), {}, 0.0, "a batch of one has no pair"),
