@@ -333,3 +333,22 @@ def test_download_with_a_mistyped_weights_dir_fails_once(runner, hub, monkeypatc
     for args in (["download", "toy-weighted"], ["download", "--verify", "toy-weighted"]):
         result = runner.invoke(cli.main, args)
         assert result.exit_code == 1 and result.output.count("does not exist") == 1, result.output
+
+
+def test_default_score_is_liteiqa_offline(tmp_path):
+    """The README's first command: `iqa score examples/example.jpg` on a fresh install, no network,
+    nothing cached, prints LiteIQA's score (its weights ship in the package)."""
+    import subprocess
+
+    from .conftest import REPO, subprocess_env
+
+    env = subprocess_env(HF_HUB_OFFLINE="1", IQAMETRICS_CACHE=str(tmp_path / "cache"), HF_HOME=str(tmp_path / "hf"))
+    env.pop("IQAMETRICS_WEIGHTS_DIR", None)
+    example = REPO / "examples" / "example.jpg"
+    out = subprocess.run([sys.executable, "-m", "iqametrics", "score", str(example), "--format", "csv"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    header, row = out.stdout.strip().splitlines()
+    assert header == "path,liteiqa"
+    expected = float(iqametrics.create("liteiqa")([example])[0])
+    assert float(row.split(",")[1]) == pytest.approx(expected, abs=1e-3 * max(1.0, abs(expected)))

@@ -11,7 +11,7 @@ from .._version import __version__
 from ..registry import CREATE_ARGUMENTS
 
 #: defaults that need no download, so ``iqa score photo.jpg`` works offline on a fresh install
-DEFAULT_NR_METRIC = "brisque"
+DEFAULT_NR_METRIC = "liteiqa"
 DEFAULT_FR_METRIC = "ssim"
 FORMATS = ("table", "csv", "jsonl")
 #: where the group keeps the command line it was given (for the ``--resume`` command after Ctrl-C)

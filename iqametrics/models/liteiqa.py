@@ -13,15 +13,21 @@ term or the pooled multi-level features of e.g. Su et al.'s HyperIQA local heads
 
 * input RGB in [0, 1], normalised as the TF EfficientNet-Lite checkpoints expect, ``2x - 1``
   (TF: ``(x - 127) / 128`` on 0-255; timm's ``tf_efficientnet_lite`` configs: mean = std = 0.5);
-* the photo at its own size and a half-size copy (``F.interpolate(..., mode="bilinear",
-  antialias=True)`` to ``ceil(h / 2) × ceil(w / 2)``: PIL's antialiased bilinear (triangle) kernel,
-  stretched 2×, in float, so 4×4 taps per output pixel; no rounding);
-* for each scale, the spatial mean and standard deviation (population, over H×W) of the output of
-  the last block of each of the 7 block groups and of the head convolution (after its BatchNorm and
-  ReLU6): 2 × (16 + 24 + 48 + 88 + 120 + 208 + 352 + 1280) = 4,272 values per scale, 8,544 in all,
-  ordered scale, tap, (means, standard deviations);
+* the photo at its own size (``scales=(1.0,)``, the shipped model; further scales, e.g. a half-size
+  copy by ``F.interpolate(..., mode="bilinear", antialias=True)`` to ``ceil(h / 2) × ceil(w / 2)``,
+  PIL's antialiased bilinear, are an option for experiments: the frozen-feature study of the model
+  card found no gain from them);
+* the spatial mean and standard deviation (population, over H×W) of the output of the last block of
+  each of the 7 block groups and of the head convolution (after its BatchNorm and ReLU6):
+  2 × (16 + 24 + 48 + 88 + 120 + 208 + 352 + 1280) = 4,272 values per scale, ordered scale, tap,
+  (means, standard deviations);
 * standardised with fixed buffers (``feature_mean``, ``feature_std``) and mapped by one linear layer
   to the MOS on the 0-100 scale of the training data (higher is better).
+
+Training (``iqa train liteiqa-clive``, :mod:`iqametrics.train.tasks.liteiqa`): the head starts from
+ridge regression on the frozen ImageNet statistics, then backbone and head are fine-tuned on random
+384×384 crops with BatchNorm frozen.  Not from a paper: every choice and its evidence is in the model
+card.
 
 Everything is a pure function of the pixels (no crops, no sampling): scores are deterministic and
 differentiable.  Images of different sizes are each processed at their own size (same-size images
@@ -50,7 +56,7 @@ BACKBONES = {
     "tf_efficientnet_lite2": (16, 24, 48, 88, 120, 208, 352, 1280),
 }
 DEFAULT_BACKBONE = "tf_efficientnet_lite2"
-DEFAULT_SCALES = (1.0, 0.5)
+DEFAULT_SCALES = (1.0,)
 #: below this the deepest map of the full-size photo (total stride 32) has less than one pixel of content
 MIN_SIZE = (32, 32)
 #: the variance floor of the standard deviation: keeps its gradient finite on constant maps
@@ -152,8 +158,8 @@ class LiteIQANet(nn.Module):
         self.head.bias.fill_(float(bias))
 
     def with_scales(self, scales: Sequence[float]) -> "LiteIQANet":
-        """A network with this backbone (copied) over other ``scales`` and an untrained head: training
-        runs on crops at one scale, and the shipped head is refitted on both scales afterwards."""
+        """A network with this backbone (copied) over other ``scales`` and an untrained head (to fit a
+        head on more scales of a fine-tuned backbone, as the model card's refit experiment did)."""
         other = LiteIQANet(self.backbone_name, scales)
         other.backbone.load_state_dict(self.backbone.state_dict())
         return other.to(self.feature_mean.device)
@@ -212,13 +218,6 @@ class LiteIQA(NRMetric):
 
     def weights_module(self) -> nn.Module:
         return self.net
-
-    @classmethod
-    def unpublished_message(cls, config, key: str) -> str:
-        return ("LiteIQA's trained weights are not part of this installation. Train them with `iqa train "
-                "liteiqa-clive --data clive:LIVE_CHALLENGE_ROOT --out runs/liteiqa` (docs/models/liteiqa.md) and pass "
-                "weights=runs/liteiqa/model.safetensors (CLI: --weights), or put it in IQAMETRICS_WEIGHTS_DIR as "
-                "liteiqa_clive.safetensors.")
 
     def _pass_pixels(self) -> int:
         if self.batch_pixels is not None:
