@@ -3,7 +3,8 @@
     python benchmarks/bench_train.py [--device cpu] [--steps 4] [--batch-size 8] [--workers 2] [--recipes NAME ...]
 
 Each recipe trains from scratch (``pretrained=False``, no ImageNet start) on synthetic JPEGs of its
-data set's size (KonIQ 1024×768 for the NR recipes, KADID 512×384 pairs for the FR ones), written
+data set's size (KonIQ 1024×768 for the NR recipes, KADID 512×384 pairs and triplets for the FR and
+2AFC ones; both for a task that learns from two data sets), written
 to a temporary folder, through the real pipeline: DataLoader workers decode and crop, the task
 forms the batch, the trainer steps.  No validation.  The first step (worker start-up, allocator
 warm-up) is not timed.  ``--batch-size`` replaces the papers' batches (96, 20) so a CPU finishes;
@@ -24,14 +25,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import command_line, hardware, markdown_table  # noqa: E402
 
-SIZES = {"NR": (768, 1024), "FR": (384, 512)}  # (height, width)
+SIZES = {"NR": (768, 1024), "FR": (384, 512), "2AFC": (384, 512)}  # (height, width)
 
 
-def _jpegs(folder: Path, kind: str, n: int) -> Path:
+def _jpegs(folder: Path, kind: str, n: int) -> str:
+    """``n`` synthetic JPEGs and their labels in a layout the readers know; returns ``LAYOUT:ROOT``.
+    NR: KonIQ-10k's own layout (``1024x768/`` and the sets CSV with rating counts, which TFIQA's NR
+    head learns from); FR and 2AFC: generic CSVs of pairs and triplets."""
     from PIL import Image
 
-    folder.mkdir(parents=True, exist_ok=True)
     h, w = SIZES[kind]
+    images = folder / "1024x768" if kind == "NR" else folder
+    images.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     rows = []
     for i in range(n):
@@ -39,24 +44,34 @@ def _jpegs(folder: Path, kind: str, n: int) -> Path:
         base = rng.uniform(0, 255, size=(h // 32, w // 32, 3)).astype(np.uint8)
         img = np.asarray(Image.fromarray(base).resize((w, h), Image.BICUBIC), dtype=np.float32)
         img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(folder / f"{i:04d}.jpg", quality=90)
+        Image.fromarray(img).save(images / f"{i:04d}.jpg", quality=90)
         rows.append(f"{i:04d}.jpg")
+    if kind == "NR":
+        table = folder / "koniq10k_distributions_sets.csv"
+        with open(table, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["image_name", "c1", "c2", "c3", "c4", "c5", "c_total", "MOS", "SD", "set"])
+            for i, r in enumerate(rows):
+                counts = np.array([1 + i % 3, 2, 3 + i % 5, 2, 1 + i % 2], dtype=np.float64)
+                writer.writerow([r, *(counts / counts.sum()).round(6), int(counts.sum()), 10 + i % 80, 0.5, "training"])
+        return f"koniq10k:{folder}"
     table = folder / "data.csv"
     with open(table, "w", newline="") as f:
         writer = csv.writer(f)
-        if kind == "NR":
-            writer.writerow(["image", "mos", "split"])
-            writer.writerows([(r, 10 + i % 80, "train") for i, r in enumerate(rows)])
+        if kind == "2AFC":
+            writer.writerow(["ref", "a", "b", "label", "split"])
+            writer.writerows([(r, rows[(i + 1) % n], rows[(i + 2) % n], (i % 3) / 2, "train") for i, r in enumerate(rows)])
         else:
             writer.writerow(["dist", "ref", "mos", "split"])
             writer.writerows([(r, rows[(i + 1) % n], 1 + i % 5, "train") for i, r in enumerate(rows)])
-    return table
+    return f"generic:{table}"
 
 
 def main():
     from iqametrics.train.config import apply_overrides
     from iqametrics.train.data import read_dataset
     from iqametrics.train.recipes import list_recipes, load_recipe
+    from iqametrics.train.tasks import get_task
     from iqametrics.train.trainer import Trainer
 
     parser = argparse.ArgumentParser()
@@ -74,20 +89,23 @@ def main():
         for name in args.recipes or list_recipes():
             recipe = load_recipe(name)
             batch = args.batch_size or recipe.train.batch_size
-            kind = "FR" if recipe.model.task == "vtamiq" else "NR"
+            task = get_task(recipe.model.task)
+            kind, joint_kind = task.kind, getattr(task, "joint_kind", None)
             n = batch * (args.steps + 1)
-            if (kind, n) not in tables:
-                tables[kind, n] = _jpegs(Path(tmp) / f"{kind}{n}", kind, n)
+            for k in filter(None, (kind, joint_kind)):
+                if (k, n) not in tables:
+                    tables[k, n] = _jpegs(Path(tmp) / f"{k}{n}", k, n)
             recipe = apply_overrides(recipe, [
                 f"train.batch_size={batch}", f"train.max_steps={args.steps + 1}", "train.epochs=1",
                 f"train.workers={args.workers}", 'data.val_split=""', "data.repeats=1", 'model.init=""',
                 f'train.amp="{args.amp}"',
-            ] + (['model.task_options.labels="distortion"'] if kind == "FR" else [])
+            ] + (['model.task_options.labels="distortion"'] if recipe.model.task == "vtamiq" else [])
               + (["model.task_options.imagenet_backbone=false"] if "imagenet_backbone" in recipe.model.task_options else []))
-            data = read_dataset("generic", tables[kind, n])
+            data = read_dataset(tables[kind, n])
+            joint = read_dataset(tables[joint_kind, n]) if joint_kind else None
             stamps = []
-            trainer = Trainer(recipe, data, Path(tmp) / f"run-{name}", device=args.device, quiet=True,
-                              step_callback=lambda t, step: stamps.append(time.perf_counter()) and False)
+            trainer = Trainer(recipe, data, Path(tmp) / f"run-{name}", joint_dataset=joint, device=args.device,
+                              quiet=True, step_callback=lambda t, step: stamps.append(time.perf_counter()) and False)
             trainer.fit()
             seconds = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
             rows.append((name, recipe.model.metric, batch, 1 / seconds, batch / seconds))

@@ -34,3 +34,7 @@ def test_wheel_contains_manifest_and_data(tmp_path):
         assert recipes and recipes <= names, sorted(recipes - names)
         assert any(n.endswith("entry_points.txt") and b"iqa = iqametrics.cli:main" in z.read(n) for n in names)
         assert not any(n.startswith(("tests/", "benchmarks/", "tools/")) for n in names)
+        assert "iqametrics/data/liteiqa_clive.safetensors" in names  # the default NR metric works offline
+    # README and docs/models/liteiqa.md state the size (9.7 MB at 8a60736): a bound that catches a
+    # float32 file or a second model slipping in
+    assert wheel.stat().st_size < 12_000_000, wheel.stat().st_size

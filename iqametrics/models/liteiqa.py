@@ -1,6 +1,6 @@
 """LiteIQA: no-reference quality from EfficientNet-Lite2 feature statistics and a linear head.
 
-iqametrics' own learned NR metric, small enough to ship inside the package (issue 15); trained on
+iqametrics' own learned NR metric, small enough to ship inside the package; trained on
 the LIVE In the Wild Image Quality Challenge database (D. Ghadiyaram and A. C. Bovik, "Massive
 Online Crowdsourced Study of Subjective and Objective Picture Quality", IEEE TIP 25(1), 2016).
 Backbone: EfficientNet-Lite2 (M. Tan and Q. V. Le, "EfficientNet: Rethinking Model Scaling for
@@ -259,7 +259,7 @@ def build_liteiqa_network(*, pretrained: bool = True, weights=None, backbone_wei
     return metric.net
 
 
-#: the most a bundled LiteIQA file may weigh (issue 15); Lite2 without its classifier is ~9.7 MB in float16
+#: the most a bundled LiteIQA file may weigh; Lite2 without its classifier is ~9.7 MB in float16
 MAX_BUNDLED_BYTES = 12_000_000
 
 
@@ -300,8 +300,8 @@ CONFIGS = metric_configs(
         kind="NR",
         higher_is_better=True,
         score_range=(0.0, 100.0),
-        paper="iqametrics (issue 15): EfficientNet-Lite2 feature statistics + linear head, trained on "
-              "LIVE In the Wild Image Quality Challenge (Ghadiyaram & Bovik, IEEE TIP 2016)",
+        paper="no paper: iqametrics' own model (docs/models/liteiqa.md), EfficientNet-Lite2 feature statistics "
+              "+ linear head, trained on LIVE In the Wild Image Quality Challenge (Ghadiyaram & Bovik, IEEE TIP 2016)",
         licence="Apache-2.0 (code, backbone); weights trained on LIVE Challenge (UT Austin notice, see model card)",
         differentiable=True,
     ),
