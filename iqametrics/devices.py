@@ -20,16 +20,9 @@ class DeviceError(ValueError):
 
 def available_devices() -> List[str]:
     """The devices of this machine, as ``--device`` takes them: ``cpu``, ``cuda:N``, ``mps``, ``xpu:N``."""
-    found = ["cpu"]
-    if torch.cuda.is_available():
-        found += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        found.append("mps")
-    xpu = getattr(torch, "xpu", None)
-    if xpu is not None and xpu.is_available():
-        found += [f"xpu:{i}" for i in range(xpu.device_count())]
-    return found
+    found = ["cpu"] + [f"cuda:{i}" for i in range(_count("cuda"))]
+    found += ["mps"] * _count("mps")
+    return found + [f"xpu:{i}" for i in range(_count("xpu"))]
 
 
 def _refuse(device, problem: str) -> DeviceError:

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from .app import (DEFAULT_FR_METRIC, FORMATS, check_output, create_metrics, decode_mode, main, parse_options,
-                  resolve_device, with_common)
-from .running import completed, run
+from .app import DEFAULT_FR_METRIC, FORMATS, check_output, decode_mode, main, with_common
+from .running import completed, metrics_for_run, run
 
 #: header names accepted for the first three columns of a triplet CSV (CLIC's files have no header)
 _TRIPLET_HEADERS = ({"o", "original", "ref", "reference"}, {"a"}, {"b"})
@@ -103,7 +102,7 @@ def prefer_command(ref, a, b, triplets_csv, metric_names, device, batch_size, wo
     names = list(metric_names) or [DEFAULT_FR_METRIC]
     if len(names) != 1:
         raise click.UsageError("iqa prefer takes one --metric")
-    (metric,) = create_metrics(names, "FR", resolve_device(device), weights, parse_options(metric_options))
+    (metric,) = metrics_for_run(None, names, "FR", device, weights, metric_options)
     writer_args = dict(fmt=fmt, key_columns=["O", "A", "B"], metrics=["T"] if fmt == "clic" else ["T", "p_a", "closer"])
     done = completed(resume, output, writer_args)
     todo = [i for i, key in enumerate(keys) if key not in done]

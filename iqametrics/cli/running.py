@@ -140,10 +140,8 @@ def run(records, total: int, writer_args: dict, output, resume, quiet: bool, don
 
 def completed(resume: bool, output, writer_args: dict) -> set:
     """Keys already scored in ``output`` (``--resume``), or an empty set."""
-    if not resume:
+    if not resume:  # check_output has made sure that --resume comes with --output
         return set()
-    if output is None:
-        raise click.UsageError("--resume needs --output")
     from ..output import OutputFileError, completed_keys
 
     try:

@@ -214,6 +214,20 @@ class Recipe:
         return self
 
 
+
+def recipe_changes(saved: Mapping[str, Any], recipe: "Recipe") -> List[str]:
+    """The ``section.key`` names whose values differ between a saved recipe (its JSON, as a run
+    folder keeps it) and ``recipe`` (a whole section when it is not a table)."""
+    now = json.loads(recipe.to_json())  # tuples become lists, as in the saved JSON
+    changed = []
+    for section in set(saved) | set(now):
+        a, b = saved.get(section), now.get(section)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += [f"{section}.{k}" for k in set(a) | set(b) if a.get(k) != b.get(k)]
+        elif a != b:
+            changed.append(section)
+    return sorted(changed)
+
 def _check_schedule(where: str, s: Mapping) -> None:
     if s["name"] not in ("constant", "cosine", "step"):
         raise RecipeError(f"{where}.name must be constant, cosine or step, got {s['name']!r}")

@@ -28,8 +28,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from .config import Recipe
-from .trainer import RunDirectoryError, Trainer, fold_split, resolve_data, source_version
+from .config import Recipe, recipe_changes
+from .trainer import RunDirectoryError, Trainer, fold_split, resolve_data, source_version, training_pool
 
 __all__ = ["cross_validate", "fold_recipe", "STATISTICS"]
 
@@ -44,18 +44,13 @@ def fold_recipe(recipe: Recipe, folds: int, fold: int) -> Recipe:
 
 
 #: recipe values that change how a run goes, never its result
-_INCIDENTAL = ("workers", "log_every")
+_INCIDENTAL = ("train.workers", "train.log_every")
 
 
 def _same_recipe(run_dir: Path, recipe: Recipe) -> bool:
     saved = run_dir / "recipe.json"
-    if not saved.is_file():
-        return False
-    a, b = json.loads(saved.read_text()), json.loads(json.dumps(recipe.to_dict()))
-    for r in (a, b):
-        for key in _INCIDENTAL:
-            r.get("train", {}).pop(key, None)
-    return a == b
+    return saved.is_file() and not [c for c in recipe_changes(json.loads(saved.read_text()), recipe)
+                                    if c not in _INCIDENTAL]
 
 
 def _train_fold(recipe: Recipe, dataset, run_dir: Path, *, device: str, overwrite: bool, quiet: bool,
@@ -125,7 +120,7 @@ def cross_validate(recipe: Recipe, data: str, out_dir, *, folds: int = 5, device
         raise ValueError(f"folds must be an integer of at least 2, got {folds!r}")
     out_dir = Path(out_dir)
     dataset = resolve_data(str(data), recipe)
-    pool = dataset if recipe.data.train_split == "all" else dataset.subset(recipe.data.train_split)
+    pool = training_pool(dataset, recipe.data.train_split)
     per_fold: List[Dict[str, Any]] = []
     keys: List[str] = []
     scores: List[float] = []

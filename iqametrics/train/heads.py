@@ -134,16 +134,17 @@ def fit_ridge(features: Tensor, targets: Tensor, alpha: float) -> RidgeHead:
 
 
 def srcc(a: Tensor, b: Tensor) -> float:
-    """Spearman rank correlation (average ranks for ties), as ``scipy.stats.spearmanr``."""
-    from scipy.stats import spearmanr
+    """Spearman rank correlation (average ranks for ties): :func:`iqametrics.train.stats.srcc` on tensors."""
+    from .stats import srcc as _srcc
 
-    return float(spearmanr(a.double().numpy(), b.double().numpy())[0])
+    return _srcc(a.double().numpy(), b.double().numpy())
 
 
 def plcc(a: Tensor, b: Tensor) -> float:
-    """Pearson correlation of the raw values (no logistic fit)."""
-    a, b = a.double() - a.double().mean(), b.double() - b.double().mean()
-    return float((a @ b) / (a.norm() * b.norm()))
+    """Pearson correlation of the raw values (no logistic fit): :func:`iqametrics.train.stats.plcc` on tensors."""
+    from .stats import plcc as _plcc
+
+    return _plcc(a.double().numpy(), b.double().numpy())
 
 
 def cross_validate(features: Tensor, targets: Tensor, folds: Folds, alphas: Sequence[float]) -> Dict[float, dict]:

@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..batching import _single_thread_worker
 from .sampling import EpochPlan, draw_generator
 
 __all__ = ["DrawDataset", "epoch_loader"]
@@ -39,11 +40,6 @@ class _Collate:
         return self.task.collate(items)
 
 
-def _one_thread(_):
-    # decoding workers must not each start a full pool of intra-op threads
-    torch.set_num_threads(1)
-
-
 def epoch_loader(records: Sequence, task, plan: EpochPlan, *, rank: int = 0, start_step: int = 0,
                  workers: Optional[int] = None, pin_memory: bool = False) -> DataLoader:
     """The micro-batches of process ``rank`` for ``plan``, from ``start_step`` on, in order."""
@@ -58,6 +54,6 @@ def epoch_loader(records: Sequence, task, plan: EpochPlan, *, rank: int = 0, sta
         collate_fn=_Collate(task),
         num_workers=workers,
         pin_memory=pin_memory,
-        worker_init_fn=_one_thread if workers else None,
+        worker_init_fn=_single_thread_worker if workers else None,
         persistent_workers=False,
     )

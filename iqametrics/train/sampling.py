@@ -60,7 +60,6 @@ class EpochPlan:
     repeats: int = 1
     accumulate: int = 1
     world: int = 1
-    shuffle: bool = True
 
     def __post_init__(self):
         per = self.accumulate * self.world
@@ -81,8 +80,6 @@ class EpochPlan:
     def order(self) -> torch.Tensor:
         """Draw ids of the epoch in order; draw ``d`` reads item ``d % n_items``."""
         total = self.n_items * self.repeats
-        if not self.shuffle:
-            return torch.arange(total)
         gen = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, -1))
         return torch.randperm(total, generator=gen)
 

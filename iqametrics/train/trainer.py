@@ -33,7 +33,7 @@ from torch import nn
 
 from .. import distributed
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, save_weights, set_rng_state
-from .config import Recipe
+from .config import Recipe, recipe_changes
 from .ema import EMA
 from .labels import LabelTransform
 from .loader import epoch_loader
@@ -79,12 +79,17 @@ class DataMismatchError(ValueError):
     """The data sets do not fit the recipe's task (kind, split, size, a missing second set)."""
 
 
+def training_pool(dataset, split: str):
+    """The records a recipe trains (and cross-validates) on: ``split`` of ``dataset``, or all of it for ``"all"``."""
+    return dataset if split == "all" else _split(dataset, split)
+
+
 def fold_split(dataset, folds: int, fold: int, seed: int = 0):
     """(training, validation) sets of fold ``fold`` of ``folds`` (:func:`~iqametrics.train.data.splits.kfold`:
     stable per file; FR and 2AFC records grouped by content, so no content is on both sides)."""
-    from .data.splits import kfold
+    from .data.splits import kfold, split_groups
 
-    groups = None if dataset.kind == "NR" else [getattr(r, "content", "") or r.key for r in dataset.records]
+    groups = split_groups(dataset.records, dataset.kind)
     train_idx, val_idx = kfold([r.key for r in dataset.records], folds, seed, groups)[fold]
     return dataset.select(train_idx), dataset.select(val_idx)
 
@@ -172,7 +177,7 @@ class Trainer:
         data = self.recipe.data
         if self.dataset.kind != self.task.kind:
             raise DataMismatchError(f"task {self.recipe.model.task!r} trains {self.task.kind} models, the data set is {self.dataset.kind}")
-        pool = self.dataset if data.train_split == "all" else _split(self.dataset, data.train_split)
+        pool = training_pool(self.dataset, data.train_split)
         if data.folds:
             train, val = fold_split(pool, data.folds, data.fold, data.fold_seed)
         else:
@@ -184,6 +189,14 @@ class Trainer:
         if len(train) == 0:
             raise DataMismatchError(f"the {data.train_split!r} split of {self.dataset.name} is empty")
         return train, val
+
+    def _to_device(self, batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
+        """The task's batch on ``device``; with ``train.channels_last`` its images in the network's memory format."""
+        batch = self.task.to_device(batch, device)
+        if self.recipe.train.channels_last:
+            batch = {k: v.contiguous(memory_format=torch.channels_last) if isinstance(v, torch.Tensor) and v.ndim == 4
+                     else v for k, v in batch.items()}
+        return batch
 
     def _optimizer(self, groups: Dict[str, List[nn.Parameter]]):
         o = self.recipe.optim
@@ -335,9 +348,9 @@ class Trainer:
                                                     total_epochs=t.epochs)
                     step_loss = 0.0
                     for micro in range(t.accumulate):
-                        batch = self.task.to_device(next(batches), ctx.device)
+                        batch = self._to_device(next(batches), ctx.device)
                         if joint_batches is not None:  # one batch of each data set per step (TFIQA's UNI)
-                            batch = {"primary": batch, "joint": self.task.to_device(next(joint_batches), ctx.device)}
+                            batch = {"primary": batch, "joint": self._to_device(next(joint_batches), ctx.device)}
                         sync = micro == t.accumulate - 1 or not ctx.distributed
                         with (nullcontext() if sync else net.no_sync()):
                             with (torch.autocast(ctx.device.type, dtype=amp_dtype) if amp_dtype else nullcontext()):
@@ -392,17 +405,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ validation and the end
     def _check_same_recipe(self, saved: Dict[str, Any]) -> None:
-        now = json.loads(self.recipe.to_json())  # tuples become lists, as in the saved JSON
-        changed = []
-        for section in set(saved) | set(now):
-            a, b = saved.get(section), now.get(section)
-            if isinstance(a, dict) and isinstance(b, dict):
-                changed += [f"{section}.{k}" for k in set(a) | set(b) if a.get(k) != b.get(k)]
-            elif a != b:
-                changed.append(section)
-        changed = [c for c in changed if c not in _RESUMABLE_CHANGES]
+        changed = [c for c in recipe_changes(saved, self.recipe) if c not in _RESUMABLE_CHANGES]
         if changed:
-            raise RunDirectoryError(f"cannot resume: the recipe differs from the checkpoint's in {sorted(changed)}")
+            raise RunDirectoryError(f"cannot resume: the recipe differs from the checkpoint's in {changed}")
 
     def _better(self, scores: Dict[str, float], best: Dict[str, Any]) -> bool:
         key = self.recipe.train.select

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from .records import DatasetError, LabelledSet
-from .splits import DEFAULT_RATIOS, stable_split
+from .splits import DEFAULT_RATIOS, split_groups, stable_split
 
 __all__ = ["Images", "SplitOptions", "finish", "relkey"]
 
@@ -119,7 +119,7 @@ def finish(name: str, kind: str, records: Sequence, *, root: Path, higher_is_bet
     else:
         ratios = options.ratios if options.ratios is not None else DEFAULT_RATIOS
         keys = [r.key for r in records]
-        groups = None if kind == "NR" else [r.content or r.key for r in records]
+        groups = split_groups(records, kind)
         splits = stable_split(keys, ratios, seed=options.seed, groups=groups)
         by = "content" if groups is not None else "file"
         notes.append(f"splits: stable by {by}, seed {options.seed}, ratios {dict(ratios)}")

@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["stable_split", "kfold", "unit_hash", "DEFAULT_RATIOS"]
+__all__ = ["stable_split", "kfold", "unit_hash", "split_groups", "DEFAULT_RATIOS"]
 
 #: ratios for datasets without official splits: the papers' 80/20 with a validation share carved
 #: out of the training part (recipes override them with ``split_ratios``)
@@ -22,6 +22,12 @@ def unit_hash(seed: int, group: str) -> float:
     """A number in [0, 1) from the first 8 bytes of SHA-256 of ``"seed:group"``."""
     digest = hashlib.sha256(f"{int(seed)}:{group}".encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def split_groups(records: Sequence, kind: str) -> Optional[List[str]]:
+    """What a split keeps together: nothing for NR records (each file alone); for FR and 2AFC records
+    their content (reference) id, so that no content is on both sides."""
+    return None if kind == "NR" else [getattr(r, "content", "") or r.key for r in records]
 
 
 def _groups(keys: Sequence[str], groups: Optional[Sequence[str]]) -> Sequence[str]:

@@ -76,10 +76,7 @@ class LiteIQATask(Task):
                 "head": [p for p in net.head.parameters() if p.requires_grad]}
 
     def predict(self, metric, batch) -> torch.Tensor:
-        x = batch["image"]
-        if next(metric.net.backbone.parameters()).is_contiguous(memory_format=torch.channels_last):
-            x = x.contiguous(memory_format=torch.channels_last)
-        return metric.net(x)
+        return metric.net(batch["image"])
 
     def on_train_start(self, metric, train_set, context) -> None:
         alpha = float(self.options["ridge_alpha"])

@@ -114,11 +114,6 @@ class TFIQAUNITask(_TFIQATask):
     def load(self, record, generator):
         return self._pair(record, generator) if hasattr(record, "dist") else self._crop(record, generator)
 
-    def to_device(self, batch, device):
-        if "primary" in batch:
-            return {k: super(TFIQAUNITask, self).to_device(v, device) for k, v in batch.items()}
-        return super().to_device(batch, device)
-
     def predict(self, metric, batch):
         nr, fr = batch["primary"], batch["joint"]
         return metric.net.nr_logits(nr["image"]), metric.net.fr_distance(fr["dist"], fr["ref"])
