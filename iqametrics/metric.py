@@ -369,7 +369,10 @@ class FRMetric(Metric):
                 f"{self.name}.prefer() needs to know whether higher scores are better: build the metric "
                 "with iqametrics.create(name)"
             )
-        return preference_from_scores(self(a, ref), self(b, ref), self.info.higher_is_better, scale=scale)
+        refs = self._prepare(ref, "reference images")  # decoded and checked once for both sides
+        # a metric built with as_loss=True returns losses: lower is better whatever the score's direction
+        higher_is_better = self.info.higher_is_better and not self.as_loss
+        return preference_from_scores(self(a, refs), self(b, refs), higher_is_better, scale=scale)
 
     def _score_list(self, dists: List[Tensor], refs: List[Tensor]) -> Tensor:
         """Scores of differently sized pairs in one pass (subclasses with ``accepts_mixed_sizes``)."""

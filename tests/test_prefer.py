@@ -96,6 +96,14 @@ def test_prefer_agrees_with_comparing_scores(name):
     assert m.prefer(ref, a, a).tolist() == [0.5] * 3
 
 
+def test_prefer_of_a_loss_metric_still_picks_the_closer_image():
+    """as_loss=True turns SSIM into 1 - SSIM (lower is better): prefer must follow the outputs' own
+    direction, not the score's (it used to answer the opposite)."""
+    ref, a, b = _triplets()
+    expected = iqametrics.create("ssim").prefer(ref, a, b)
+    assert torch.equal(iqametrics.create("ssim", as_loss=True).prefer(ref, a, b), expected)
+
+
 def test_prefer_runs_one_batched_forward_per_side():
     calls = []
 
