@@ -66,16 +66,13 @@ _VAR_FLOOR = 1e-12
 def half_size(x: Tensor) -> Tensor:
     """The half-size copy: antialiased bilinear (triangle kernel stretched 2×, as PIL's BILINEAR when
     shrinking) to ``ceil(h / 2) × ceil(w / 2)``, in float, differentiable."""
-    h, w = x.shape[-2:]
-    return F.interpolate(x, size=((h + 1) // 2, (w + 1) // 2), mode="bilinear", antialias=True, align_corners=False)
+    return rescale(x, 0.5)
 
 
 def rescale(x: Tensor, scale: float) -> Tensor:
-    """``x`` at ``scale`` (1: unchanged; 0.5: :func:`half_size`; other factors: the same kernel)."""
+    """``x`` at ``scale`` (1: unchanged; below 1: antialiased bilinear to ``ceil(h·scale) × ceil(w·scale)``)."""
     if scale == 1.0:
         return x
-    if scale == 0.5:
-        return half_size(x)
     h, w = x.shape[-2:]
     size = (max(1, math.ceil(h * scale)), max(1, math.ceil(w * scale)))
     return F.interpolate(x, size=size, mode="bilinear", antialias=scale < 1, align_corners=False)
@@ -233,7 +230,7 @@ class LiteIQA(NRMetric):
     def _regress(self, x: Tensor) -> Tensor:
         features = self.net.features(x)
         with torch.autocast(x.device.type, enabled=False):
-            return self.net.regress(features.float())
+            return self.net.regress(features)
 
     def extra_repr(self) -> str:
         return f"backbone={self.net.backbone_name!r}, scales={self.net.scales}"
