@@ -210,34 +210,6 @@ def _every_other(progress: Callable[[int], None]) -> Callable[[int], None]:
     return step
 
 
-def _prefer_stream(metric, triplets, batch_size: int):
-    """(index, probability for A) or (index, failure reason) per triplet, through ``metric.prefer``."""
-    import torch
-
-    from iqametrics.io import ImageDecodeError, load_image
-
-    for start in range(0, len(triplets), batch_size):
-        loaded = []
-        for i in range(start, min(start + batch_size, len(triplets))):
-            try:
-                loaded.append((i, [load_image(p) for p in triplets[i]]))
-            except (ImageDecodeError, ValueError) as exc:
-                yield i, None, str(exc)
-        groups: Dict[tuple, list] = {}
-        for i, images in loaded:
-            groups.setdefault(tuple(tuple(t.shape) for t in images), []).append((i, images))
-        for group in groups.values():
-            try:
-                with torch.inference_mode():
-                    stacked = [torch.stack([imgs[k] for _, imgs in group]) for k in range(3)]
-                    p = metric.prefer(*stacked).float().cpu().reshape(-1).tolist()
-                for (i, _), value in zip(group, p):
-                    yield i, float(value), None
-            except Exception as exc:  # noqa: BLE001 - reported per triplet, the run goes on
-                for i, _ in group:
-                    yield i, None, f"{type(exc).__name__}: {exc}"
-
-
 def _metric_direction(metric, higher_is_better: Optional[bool]) -> bool:
     if higher_is_better is not None:
         return bool(higher_is_better)
@@ -259,7 +231,7 @@ def evaluate_metric(metric, dataset, *, split: Optional[str] = None, batch_size:
     ``progress(k)`` is called as records complete.
     """
     from iqametrics import create
-    from iqametrics.scoring import compare_files, score_files
+    from iqametrics.scoring import compare_files, prefer_files, score_files
 
     if isinstance(metric, str):
         metric = create(metric)
@@ -281,14 +253,8 @@ def evaluate_metric(metric, dataset, *, split: Optional[str] = None, batch_size:
     elif not getattr(metric, "scores_pairs", True) and callable(getattr(metric, "prefer", None)):
         # a native comparator (PRFNet); metrics that score pairs go through compare below, whose
         # two scores per triplet also feed the plot (prefer would decide the same from them)
-        scores, failures = {}, {}
-        for i, p, reason in _prefer_stream(metric, [(r.ref, r.a, r.b) for r in records], batch_size):
-            if reason is None:
-                scores[i] = p
-            else:
-                failures[i] = reason
-            if progress is not None:
-                progress(1)
+        stream = prefer_files([metric], [(r.ref, r.a, r.b) for r in records], batch_size=batch_size, workers=workers)
+        scores, failures = _collect(stream, progress)
         notes.append("preferences from the metric's prefer(ref, a, b)")
     else:
         n = len(records)
