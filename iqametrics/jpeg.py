@@ -123,7 +123,9 @@ def decode_batch(items: Sequence[EncodedJpeg], device) -> List[Tuple[Optional[Te
         except RuntimeError:
             pass
         try:
-            out.append((load_image(item.path, dtype=torch.uint8).to(device), None))
+            # read_encoded admitted this size under the caller's pixel limit: the CPU decoder must too
+            admitted = item.width * item.height
+            out.append((load_image(item.path, dtype=torch.uint8, max_pixels=admitted).to(device), None))
         except ImageDecodeError as exc:
             out.append((None, exc.reason))
     return out

@@ -69,6 +69,24 @@ def test_orientation_is_applied_as_pillow_does(orientation, tmp_path):
     assert torch.equal(apply_orientation(expected, 1), expected)
 
 
+def test_the_cpu_fallback_keeps_the_pixel_limit_the_file_was_admitted_under(tmp_path, monkeypatch):
+    """A file admitted under a raised limit must not be refused by the default one when nvJPEG fails
+    and the CPU decoder takes over."""
+    import iqametrics.jpeg as jpeg
+
+    path = tmp_path / "big.jpg"
+    Image.fromarray(_array()).save(path, quality=90)
+    enc = read_encoded(path, max_pixels=10**9)
+    monkeypatch.setenv("IQAMETRICS_MAX_IMAGE_PIXELS", "100")  # the default limit, now below this image
+
+    def nvjpeg_fails(data, device):
+        raise RuntimeError("nvJPEG cannot decode this")
+
+    monkeypatch.setattr(jpeg, "_decode", nvjpeg_fails)
+    ((image, reason),) = decode_batch([enc], "cpu")
+    assert reason is None and tuple(image.shape) == enc.shape
+
+
 def test_batches_decoded_on_a_device_equal_the_cpu_pipeline_and_bad_files_fail(tmp_path):
     paths = []
     for i in range(5):
