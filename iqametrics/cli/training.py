@@ -135,11 +135,11 @@ def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, dev
         raise click.UsageError("--cross-validate takes one --data, and resumes interrupted folds by itself (no --resume)")
     try:
         if folds is not None:
-            from ..train.crossval import cross_validate
+            from ..train.crossval import cross_validate, report_markdown
 
             report = cross_validate(resolved, data_specs[0], out_dir, folds=folds, device=device, overwrite=overwrite,
                                     quiet=quiet, echo=lambda text: click.echo(text, err=True))
-            click.echo((Path(out_dir) / "cv.md").read_text(), nl=False)
+            click.echo(report_markdown(report), nl=False)
             click.echo(f"report: {Path(out_dir) / 'cv.json'}")
             return
         result = train(resolved, list(data_specs), out_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet)

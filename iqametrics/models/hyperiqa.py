@@ -184,10 +184,9 @@ class HyperIQA(NRMetric):
     def load_imagenet_backbone(self, source: str = IMAGENET_BACKBONE) -> None:
         """Load ImageNet ResNet-50 weights (a file or manifest key, timm/torchvision names) into the
         backbone; the classifier ``fc.*`` is not part of it and is skipped."""
-        from ..weights import load_state
+        from ..weights import load_backbone
 
-        state, _ = load_state(source)
-        self.backbone.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")})
+        load_backbone(self.backbone, source, skip=("fc.",))
 
     def _init_weights(self) -> None:
         # official: LDA convs/linears and every generator layer Kaiming-normal (fan_in); the 1×1

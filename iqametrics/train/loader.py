@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..batching import _single_thread_worker

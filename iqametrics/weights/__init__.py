@@ -46,7 +46,7 @@ from .errors import (
 # also re-exported for callers of the single-module weights.py: bundled_path, cache_dir, verify, the constants
 from .fetching import _hub_errors, bundled_path, can_download, fetch  # noqa: F401
 from .lock import LOCK_NAME, cache_dir, lock_path, sha256_file, verify  # noqa: F401
-from .loading import load_state, load_state_file, load_unpublished
+from .loading import load_backbone, load_state, load_state_file, load_unpublished
 from .manifest import (  # noqa: F401
     FORMATS,
     MANIFEST_NAME,
@@ -83,4 +83,5 @@ __all__ = [
     "check_cached",
     "CheckResult",
     "load_unpublished",
+    "load_backbone",
 ]

@@ -15,7 +15,7 @@ from . import fetching
 from .errors import CorruptWeightsError, UnsafeWeightsError, WeightsUnavailableError
 from .manifest import MANIFEST_NAME, WeightEntry, _format_from_name, get_entry, load_manifest
 
-__all__ = ["load_state_file", "load_state", "load_unpublished"]
+__all__ = ["load_state_file", "load_state", "load_unpublished", "load_backbone"]
 
 
 _TORCH_LOAD_ERRORS = (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexError, struct.error, zipfile.BadZipFile)
@@ -103,3 +103,16 @@ def load_unpublished(metric, key: str, explanation: str):
         return metric.load_checkpoint(key)
     except WeightsUnavailableError:
         raise WeightsUnavailableError(explanation) from None
+
+
+def load_backbone(module: torch.nn.Module, source, skip=(), problem: str = "does not fit the backbone") -> None:
+    """Load ImageNet weights (a manifest key or a file) into ``module``: tensors whose names start
+    with one of ``skip`` (a classifier) are ignored; any other missing or unexpected tensor is a
+    ``ValueError`` "``source`` ``problem``: missing ..., unexpected ..."."""
+    state, _ = load_state(source)
+    own = module.state_dict()
+    kept = {k: v for k, v in state.items() if not any(k.startswith(s) for s in skip)}
+    missing, unexpected = sorted(set(own) - set(kept)), sorted(set(kept) - set(own))
+    if missing or unexpected:
+        raise ValueError(f"{source} {problem}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    module.load_state_dict(kept)

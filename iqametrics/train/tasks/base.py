@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from ...weights import load_backbone  # noqa: F401 - the tasks import it from here
 from ..config import Recipe, RecipeError
 from ..labels import LabelTransform
 
@@ -31,20 +32,6 @@ def protocol_crop(image: Tensor, protocol, generator: torch.Generator) -> Tensor
     size = protocol.size
     offsets = crop_offsets(image.shape[-2], image.shape[-1], size, 1, mode="random", seed=random_seed(generator))
     return extract_crops(image, offsets, size)[0]
-
-
-def load_backbone(module: nn.Module, source: str, skip: Sequence[str] = ()) -> None:
-    """Load an ImageNet backbone (manifest key or file) into ``module``; tensors whose names start
-    with one of ``skip`` (a classifier) are ignored, any other mismatch is an error."""
-    from ...weights import load_state
-
-    state, _ = load_state(source)
-    own = module.state_dict()
-    kept = {k: v for k, v in state.items() if not any(k.startswith(s) for s in skip)}
-    missing, unexpected = sorted(set(own) - set(kept)), sorted(set(kept) - set(own))
-    if missing or unexpected:
-        raise ValueError(f"{source} does not fit the backbone: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    module.load_state_dict(kept)
 
 
 def random_seed(generator: torch.Generator) -> int:
