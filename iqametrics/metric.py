@@ -275,6 +275,15 @@ class Metric(nn.Module):
                 f"({', '.join(unexpected[:5])}{'...' if len(unexpected) > 5 else ''})"
             )
 
+    def _score_by_size(self, *lists: List[Tensor]) -> Tensor:
+        """``_score`` once per size: the images (NR) or the pairs (FR, whose two lists match in size)
+        of one size are stacked into one batch; scores come back in the order given."""
+        scores = torch.empty(len(lists[0]), device=self.device)
+        for idx in group_by_size(lists[0]).values():
+            stacked = [torch.stack([images[i] for i in idx]) for images in lists]
+            scores[idx] = self._score(*stacked).reshape(-1).to(scores.dtype)
+        return scores
+
     def _finish(self, scores: Tensor, n: int) -> Tensor:
         scores = scores.reshape(-1).float()
         if scores.numel() != n:
@@ -316,13 +325,6 @@ class NRMetric(Metric):
     def _score_list(self, images: List[Tensor]) -> Tensor:
         """Scores of differently sized images in one pass (subclasses with ``accepts_mixed_sizes``)."""
         raise NotImplementedError(f"{type(self).__name__} sets accepts_mixed_sizes but has no _score_list")
-
-    def _score_by_size(self, images: List[Tensor]) -> Tensor:
-        scores = torch.empty(len(images), device=self.device)
-        for idx in group_by_size(images).values():
-            batch = torch.stack([images[i] for i in idx])
-            scores[idx] = self._score(batch).reshape(-1).to(scores.dtype)
-        return scores
 
     def forward(self, images, *more, **keywords) -> Tensor:
         if more or keywords:
@@ -377,14 +379,6 @@ class FRMetric(Metric):
     def _score_list(self, dists: List[Tensor], refs: List[Tensor]) -> Tensor:
         """Scores of differently sized pairs in one pass (subclasses with ``accepts_mixed_sizes``)."""
         raise NotImplementedError(f"{type(self).__name__} sets accepts_mixed_sizes but has no _score_list")
-
-    def _score_by_size(self, dists: List[Tensor], refs: List[Tensor]) -> Tensor:
-        scores = torch.empty(len(dists), device=self.device)
-        for idx in group_by_size(dists).values():
-            scores[idx] = self._score(
-                torch.stack([dists[i] for i in idx]), torch.stack([refs[i] for i in idx])
-            ).reshape(-1).to(scores.dtype)
-        return scores
 
     def forward(self, dist, ref=None) -> Tensor:
         if ref is None:
