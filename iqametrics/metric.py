@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-from typing import ClassVar, FrozenSet, List, Mapping, Optional, Union
+from typing import Callable, ClassVar, FrozenSet, List, Mapping, Optional, Union
 
 import torch
 from torch import Tensor, nn
@@ -51,6 +51,9 @@ class Metric(nn.Module):
         min_size: smallest (height, width) the metric can score.
         supports_amp: autocast is allowed (``create(..., amp="bf16")``), on CUDA and on CPU.
         converters: names of converters (``iqametrics.convert``) that can produce this layout.
+        kwargs_target: where the constructor's ``**kwargs`` go (a network class, a function): its
+            parameters are options too (:meth:`option_names`), less those in ``kwargs_fixed``
+            (set by the registered name, not by users).
 
     ``configs`` is the class's config table, set by :func:`iqametrics.registry.register_metrics`.
 
@@ -68,6 +71,8 @@ class Metric(nn.Module):
     min_size: tuple = (1, 1)
     supports_amp: bool = False
     converters: tuple = ()
+    kwargs_target: ClassVar[Optional[Callable]] = None
+    kwargs_fixed: ClassVar[FrozenSet[str]] = frozenset()
     configs: ClassVar[Mapping[str, MetricConfig]] = {}
 
     def __init__(self, *, amp: Optional[str] = None, variant: Optional[str] = None,
@@ -145,12 +150,20 @@ class Metric(nn.Module):
 
     @classmethod
     def unpublished_message(cls, config: MetricConfig, key: str) -> str:
-        """What to do when nobody published the weights of ``config`` (manifest ``key``): a subclass
-        names its training recipe."""
+        """What to do when nobody published the weights of ``config`` (manifest ``key``): how to train
+        them (:meth:`training_hint`), then where a trained file goes (the manifest's file name)."""
         from .weights import get_entry
 
-        return (f"{config.name} has no published weights: train it (`iqa train --list`, docs/training.md) and pass "
-                f"weights=PATH (CLI: --weights PATH), or put {get_entry(key).filename} in IQAMETRICS_WEIGHTS_DIR.")
+        return (f"{config.name} has no published weights{cls.unpublished_reason}: {cls.training_hint(config, key)}, "
+                f"then pass weights=PATH (CLI: --weights PATH) or put {get_entry(key).filename} in IQAMETRICS_WEIGHTS_DIR.")
+
+    #: why nobody published them, when that helps the user (" (...)"), for :meth:`unpublished_message`
+    unpublished_reason: ClassVar[str] = ""
+
+    @classmethod
+    def training_hint(cls, config: MetricConfig, key: str) -> str:
+        """How to train the weights of ``config`` when none are published: a subclass names its recipe."""
+        return "train it (`iqa train --list`, docs/training.md)"
 
     @classmethod
     def build_variant(cls, config: MetricConfig, /, **arguments) -> "Metric":
@@ -169,8 +182,8 @@ class Metric(nn.Module):
     def option_names(cls) -> FrozenSet[str]:
         """Keyword arguments the constructor accepts, following ``**kwargs`` up the class chain.
 
-        A subclass that forwards ``**kwargs`` somewhere else (a function, a network) adds that
-        target's parameters.  ``amp`` is listed only for classes that support it.
+        A subclass that forwards ``**kwargs`` somewhere else (a function, a network) names that target
+        in ``kwargs_target``.  ``amp`` is listed only for classes that support it.
         """
         names = set()
         for klass in cls.__mro__:
@@ -180,6 +193,9 @@ class Metric(nn.Module):
             names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
             if not any(p.kind is p.VAR_KEYWORD for p in params):
                 break
+        if cls.kwargs_target is not None:
+            params = inspect.signature(cls.kwargs_target).parameters.values()
+            names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - cls.kwargs_fixed
         names -= {"self", "variant", "variant_args"}
         if not cls.supports_amp:
             names.discard("amp")

@@ -246,7 +246,8 @@ def test_pretrained_says_no_weights_exist_and_how_to_train(monkeypatch):
     monkeypatch.delenv("IQAMETRICS_WEIGHTS_DIR", raising=False)
     with pytest.raises(WeightsUnavailableError, match="no published weights") as excinfo:
         iqametrics.create("prfnet", **SMALL)
-    assert "--weights" in str(excinfo.value) and "Train" in str(excinfo.value)
+    message = str(excinfo.value)
+    assert "--weights" in message and "iqa train prfnet-clic-step1" in message and "prfnet.safetensors" in message
 
 
 def test_checkpoint_round_trip(model, tmp_path):

@@ -234,11 +234,10 @@ class PyramidIQA(HyperIQA):
     target_dropout = 0.5
 
     @classmethod
-    def unpublished_message(cls, config, key: str) -> str:
-        return ("PyramidIQA has no published weights. Train it on KonIQ-10k with the author's recipe: "
-                "`iqa train pyramidiqa-koniq --data koniq10k:ROOT --out runs/pyramidiqa` (docs/training.md), then "
-                "pass weights=runs/pyramidiqa/model.safetensors (CLI: --weights; the author's best_model.pkl layout "
-                "is converted too) or put it in IQAMETRICS_WEIGHTS_DIR as pyramidiqa_koniq.pth.")
+    def training_hint(cls, config, key: str) -> str:
+        return ("train it on KonIQ-10k with the author's recipe, `iqa train pyramidiqa-koniq --data koniq10k:ROOT "
+                "--out runs/pyramidiqa` (docs/training.md; PATH: runs/pyramidiqa/model.safetensors, and the author's "
+                "best_model.pkl layout is converted too)")
 
     def _build_neck(self) -> nn.Module:
         return PyramidNeck((512, 1024, 2048), 256, HYPER_CHANNELS)

@@ -30,7 +30,6 @@ which changes nothing but rounding.
 """
 from __future__ import annotations
 
-import inspect
 import math
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -333,6 +332,7 @@ class MUSIQ(NRMetric):
     accepts_mixed_sizes = True
     supports_amp = True
     converters = ("musiq_pyiqa", "musiq_official")
+    kwargs_target = MUSIQNet  # its num_classes is MUSIQ's own
 
     def __init__(self, num_classes: int = 1, *, batch_tokens: int = 16384, max_padding: float = 0.1,
                  amp: Optional[str] = None, variant: Optional[str] = None, **net_options):
@@ -344,11 +344,6 @@ class MUSIQ(NRMetric):
         self.net = MUSIQNet(num_classes, **net_options)
         self.batch_tokens = int(batch_tokens)
         self.max_padding = float(max_padding)
-
-    @classmethod
-    def option_names(cls):
-        # **net_options go to MUSIQNet (its num_classes is MUSIQ's own)
-        return super().option_names() | set(inspect.signature(MUSIQNet.__init__).parameters) - {"self"}
 
     @classmethod
     def from_config(cls, config, /, *, pretrained: bool, **arguments) -> "MUSIQ":

@@ -25,7 +25,6 @@ scales (so that gradients reach every layer before training).
 """
 from __future__ import annotations
 
-import inspect
 
 from typing import List, Optional, Sequence, Tuple
 
@@ -281,6 +280,8 @@ class PRFNet(FRMetric):
     """
 
     scores_pairs = False
+    kwargs_target = PRFNetwork
+    unpublished_reason = " (the authors released none, and this model is a reconstruction of their design)"
 
     def __init__(
         self,
@@ -300,17 +301,10 @@ class PRFNet(FRMetric):
         self.net = PRFNetwork(**network_options)
 
     @classmethod
-    def option_names(cls):
-        # **network_options go to PRFNetwork (se, fusion, head, signed_differences, hidden, dropout)
-        return super().option_names() | set(inspect.signature(PRFNetwork.__init__).parameters) - {"self"}
-
-    @classmethod
-    def unpublished_message(cls, config, key: str) -> str:
-        return ("PRFNet has no published weights (the authors released none, and this model is a reconstruction "
-                "of their design). Train it on CLIC perceptual triplets: `iqa train prfnet-clic-step1 --data "
-                "clic:ROOT --out runs/prfnet1`, then `iqa train prfnet-clic-step2 --data clic:ROOT --out runs/prfnet2 "
-                "--set 'model.init=\"runs/prfnet1/model.safetensors\"'` (docs/training.md), and pass weights=PATH "
-                "(CLI: --weights PATH) or put prfnet.safetensors in IQAMETRICS_WEIGHTS_DIR.")
+    def training_hint(cls, config, key: str) -> str:
+        return ("train it on CLIC perceptual triplets: `iqa train prfnet-clic-step1 --data clic:ROOT --out runs/prfnet1`, "
+                "then `iqa train prfnet-clic-step2 --data clic:ROOT --out runs/prfnet2 "
+                "--set 'model.init=\"runs/prfnet1/model.safetensors\"'` (docs/training.md)")
 
     def weights_module(self) -> nn.Module:
         return self.net

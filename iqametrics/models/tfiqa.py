@@ -36,9 +36,8 @@ bit-identical features and a distance of exactly 0.
 """
 from __future__ import annotations
 
-import inspect
 
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +62,7 @@ ARCHITECTURES: Dict[str, dict] = {
 }
 #: the iqametrics.train recipe of each variant, named in the "no weights" message
 RECIPES = {"fr": "tfiqa-fr-kadid", "nr": "tfiqa-nr-koniq", "uni": "tfiqa-uni-koniq-kadid"}
+_NO_RELEASE = " (Zeng & Kwong released neither code nor weights)"
 #: manifest key of the ImageNet VGG16 (torchvision's weights) the encoder is built on
 BACKBONE_WEIGHTS = "backbone.vgg16"
 #: token grid of the FR path: TRIQ's 2×2 max-pool of the 24×32 relu5_3 map of a 384×512 KADID image
@@ -346,19 +346,18 @@ class _TFIQAMetric:
     """What the FR and NR metrics share: the network, its checkpoints and the frozen backbone."""
 
     supports_amp = True
+    kwargs_target = TFIQANet
+    kwargs_fixed = frozenset({"fr_head", "nr_head"})  # set by the registered name
     net: TFIQANet
 
     def weights_module(self) -> nn.Module:
         return self.net
 
-    @classmethod
-    def option_names(cls):
-        # **net_options go to TFIQANet; the heads are fixed by the registered name
-        return super().option_names() | set(inspect.signature(TFIQANet.__init__).parameters) - {"self", "fr_head", "nr_head"}
+    unpublished_reason = _NO_RELEASE
 
     @classmethod
-    def unpublished_message(cls, config, key: str) -> str:
-        return f"{config.name}: " + _unpublished(key, RECIPES[key.split(".")[1]])
+    def training_hint(cls, config, key: str) -> str:
+        return _training_hint(key)
 
     def load_backbone(self, source: str = BACKBONE_WEIGHTS):
         self.net.load_backbone(source)
@@ -501,11 +500,13 @@ _FR = dict(kind="FR", higher_is_better=False, score_range=(0.0, 1.0))
 _NR_NOTES = "Options: config=d32|d256, num_crops, crop_mode, resize (height, width or None), crop_batch, amp."
 
 
-def _unpublished(name: str, recipe: str) -> str:
-    return (f"no published weights (Zeng & Kwong released neither code nor weights): train it with `iqa train "
-            f"{recipe} --data ... --out RUN` (docs/training.md) and pass --weights PATH (RUN/model.safetensors) or put "
-            f"{name.replace('.', '_')}.safetensors in IQAMETRICS_WEIGHTS_DIR; ImageNet VGG16 ({BACKBONE_WEIGHTS}) "
-            "is loaded with it.")
+def _training_hint(key: str) -> str:
+    return (f"train it with `iqa train {RECIPES[key.split('.')[1]]} --data ... --out RUN` (docs/training.md; "
+            f"PATH: RUN/model.safetensors; ImageNet VGG16, {BACKBONE_WEIGHTS}, is loaded with it)")
+
+
+def _unpublished(key: str) -> str:
+    return f"No published weights{_NO_RELEASE}: {_training_hint(key)}, then pass --weights PATH."
 
 
 # every tag is its own model (FR, NR, joint): no bare `tfiqa`
@@ -514,13 +515,13 @@ CONFIGS_FR = metric_configs(_COMMON, {
         **_FR, weights=("tfiqa.fr",), variant_args=dict(nr_head=False),
         description="TFIQA FR: DISTS statistics on VGG16 stages and per token on a 2-layer post-LN transformer "
         "(D = 256); distance, lower is better.",
-        notes=_unpublished("tfiqa.fr", RECIPES["fr"]) + " Options: config=d256|d32, fr_grid, channels_last, amp.",
+        notes=_unpublished("tfiqa.fr") + " Options: config=d256|d32, fr_grid, channels_last, amp.",
     ),
     "tfiqa.uni": dict(
         **_FR, weights=("tfiqa.uni",), variant_args=dict(nr_head=True),
         description="TFIQA UNI (FR and NR heads on one encoder, D = 256) comparing a pair: FR distance, lower is "
         "better. m.score_nr(images), or tfiqa.uni.nr, scores images alone.",
-        notes=_unpublished("tfiqa.uni", RECIPES["uni"]) + " The same checkpoint serves tfiqa.uni.nr.",
+        notes=_unpublished("tfiqa.uni") + " The same checkpoint serves tfiqa.uni.nr.",
     ),
 }, default_tag=False)
 CONFIGS_NR = metric_configs(_COMMON, {
@@ -528,13 +529,13 @@ CONFIGS_NR = metric_configs(_COMMON, {
         **_NR, weights=("tfiqa.nr",), variant_args=dict(fr_head=False),
         description="TFIQA NR: quality token of a 2-layer post-LN transformer (D = 32) on VGG16 relu5_3, 5-level "
         "NIMA head; expected level (1-5), mean over 25 crops; higher is better.",
-        notes=_unpublished("tfiqa.nr", RECIPES["nr"]) + " " + _NR_NOTES,
+        notes=_unpublished("tfiqa.nr") + " " + _NR_NOTES,
     ),
     "tfiqa.uni.nr": dict(
         **_NR, weights=("tfiqa.uni",), variant_args=dict(fr_head=True), defaults=dict(config="d256"),
         description="TFIQA UNI scoring images alone: expected level (1-5) of its NR head, mean over 25 crops; "
         "higher is better.",
-        notes="The NR side of tfiqa.uni (same checkpoint). " + _unpublished("tfiqa.uni", RECIPES["uni"]) + " " + _NR_NOTES,
+        notes="The NR side of tfiqa.uni (same checkpoint). " + _unpublished("tfiqa.uni") + " " + _NR_NOTES,
     ),
 }, default_tag=False)
 

@@ -76,11 +76,9 @@ class VTAMIQ(FRMetric):
     converters = ("vtamiq_2022",)
 
     @classmethod
-    def unpublished_message(cls, config, key: str) -> str:
-        return ("VTAMIQ's paper configuration has no published weights. `vtamiq` is the authors' KADIS-700k "
-                "checkpoint (2022 code). Train the paper configuration: `iqa train vtamiq-kadis` then `iqa train "
-                "vtamiq-kadid` (docs/training.md), then pass weights=PATH (CLI: --weights) or put vtamiq_paper.pth in "
-                "IQAMETRICS_WEIGHTS_DIR.")
+    def training_hint(cls, config, key: str) -> str:
+        return ("`vtamiq` is the authors' KADIS-700k checkpoint (2022 code); train the paper configuration with "
+                "`iqa train vtamiq-kadis` then `iqa train vtamiq-kadid` (docs/training.md)")
 
     def __init__(
         self,
