@@ -274,9 +274,7 @@ def fr_label_from_mos(mos: Tensor, scale: Tuple[float, float] = KADID_SCALE) -> 
 def tfiqa_fr_loss(distance: Tensor, label: Tensor) -> Tensor:
     """Eq. (9): mean squared error between the FR distances [N] and their labels [N] (distances
     in [0, 1], e.g. :func:`fr_label_from_mos` of KADID-10k's MOS)."""
-    distance, label = distance.reshape(-1), label.reshape(-1).to(distance.dtype)
-    if distance.shape != label.shape:
-        raise ValueError(f"distance and label must have the same number of elements, got {distance.numel()} and {label.numel()}")
+    distance, label = _flat_pair(distance, label)
     return F.mse_loss(distance, label)
 
 

@@ -341,13 +341,17 @@ def correlations(pred, mos, *, higher_is_better: bool = True, bootstrap: int = 1
 
 # --------------------------------------------------------------------------- 2AFC
 def preference(score_a, score_b, *, higher_is_better: bool) -> np.ndarray:
-    """The metric's decision for A per triplet: 1 (A preferred), 0 (B), 0.5 (tie)."""
+    """The metric's decision for A per triplet: 1 (A preferred), 0 (B), 0.5 (tie), as
+    :func:`iqametrics.preference.preference_from_scores` decides, on finite scores."""
+    import torch
+
+    from ..preference import preference_from_scores
+
     a = np.asarray(score_a, dtype=np.float64).reshape(-1)
     b = np.asarray(score_b, dtype=np.float64).reshape(-1)
     if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("scores of A and B must be finite and as many")
-    d = (a - b) if higher_is_better else (b - a)
-    return np.where(d > 0, 1.0, np.where(d < 0, 0.0, 0.5))
+    return preference_from_scores(torch.from_numpy(a), torch.from_numpy(b), higher_is_better).numpy()
 
 
 def _check_fractions(h, p_a) -> Tuple[np.ndarray, np.ndarray]:

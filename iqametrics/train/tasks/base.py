@@ -20,7 +20,8 @@ from ...weights import load_backbone  # noqa: F401 - the tasks import it from he
 from ..config import Recipe, RecipeError
 from ..labels import LabelTransform
 
-__all__ = ["Task", "TrainingNet", "hflip", "random_seed", "stack_field", "load_backbone", "protocol_crop"]
+__all__ = ["Task", "TrainingNet", "hflip", "random_seed", "stack_field", "load_backbone", "protocol_crop",
+           "rating_histogram"]
 
 
 def protocol_crop(image: Tensor, protocol, generator: torch.Generator) -> Tensor:
@@ -32,6 +33,15 @@ def protocol_crop(image: Tensor, protocol, generator: torch.Generator) -> Tensor
     size = protocol.size
     offsets = crop_offsets(image.shape[-2], image.shape[-1], size, 1, mode="random", seed=random_seed(generator))
     return extract_crops(image, offsets, size)[0]
+
+
+def rating_histogram(record, needed_by: str) -> Tensor:
+    """The record's rating histogram as float32 frequencies summing to 1; ``needed_by`` (who learns
+    histograms) is named in the error for a data set without them."""
+    if record.distribution is None:
+        raise ValueError(f"{record.key}: {needed_by} needs rating histograms; this data set has none")
+    d = torch.tensor(record.distribution, dtype=torch.float32)
+    return d / d.sum()
 
 
 def random_seed(generator: torch.Generator) -> int:

@@ -15,7 +15,7 @@ import torch
 from ...io import load_image
 from ...nn.musiq_tokens import MUSIQTokens, tokenize
 from . import register_task
-from .base import Task, hflip, stack_field
+from .base import Task, hflip, rating_histogram, stack_field
 
 __all__ = ["MUSIQTask"]
 
@@ -67,10 +67,7 @@ class MUSIQTask(Task):
 
     def target(self, record) -> torch.Tensor:
         if self.options["target"] == "distribution":
-            if record.distribution is None:
-                raise ValueError(f"{record.key}: target='distribution' needs rating histograms in the data set")
-            d = torch.tensor(record.distribution, dtype=torch.float32)
-            return d / d.sum()
+            return rating_histogram(record, "target='distribution'")
         return super().target(record)
 
     def load(self, record, generator: torch.Generator) -> Dict[str, Any]:

@@ -16,16 +16,9 @@ import torch
 from ...io import load_image
 from ..labels import LabelTransform
 from . import register_task
-from .base import Task, hflip, protocol_crop
+from .base import Task, hflip, protocol_crop, rating_histogram
 
 __all__ = ["TFIQAFRTask", "TFIQANRTask", "TFIQAUNITask"]
-
-
-def _distribution(record) -> torch.Tensor:
-    if record.distribution is None:
-        raise ValueError(f"{record.key}: TFIQA's NR head learns rating histograms; this data set has none")
-    d = torch.tensor(record.distribution, dtype=torch.float32)
-    return d / d.sum()
 
 
 class _TFIQATask(Task):
@@ -58,7 +51,7 @@ class _TFIQATask(Task):
 
     def _crop(self, record, generator) -> Dict[str, Any]:
         (image,) = hflip(generator, self.options["flip"], load_image(record.path))
-        return {"image": protocol_crop(image, self._protocol, generator), "target": _distribution(record)}
+        return {"image": protocol_crop(image, self._protocol, generator), "target": rating_histogram(record, "TFIQA's NR head")}
 
 
 @register_task("tfiqa_fr")
