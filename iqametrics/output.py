@@ -11,7 +11,8 @@ import math
 import os
 from typing import IO, Dict, Sequence, Set
 
-__all__ = ["ResultWriter", "completed_keys", "drop_partial_last_line", "check_writable", "FORMATS", "OutputFileError"]
+__all__ = ["ResultWriter", "completed_keys", "drop_partial_last_line", "check_writable", "has_results", "FORMATS",
+           "OutputFileError"]
 
 #: "clic": CSV without a header, as the CLIC perceptual devkit reads it (``iqa prefer``)
 FORMATS = ("table", "csv", "jsonl", "clic")
@@ -130,9 +131,15 @@ def drop_partial_last_line(path: str) -> None:
         f.truncate(0)
 
 
+def has_results(path) -> bool:
+    """``path`` exists and is not empty: an output to resume, append to or refuse to overwrite (an
+    empty file is as good as none)."""
+    return os.path.exists(path) and os.path.getsize(path) > 0
+
+
 def completed_keys(path: str, fmt: str, key_columns: Sequence[str], metrics: Sequence[str]) -> Set:
     """Keys already scored in an existing output file (for ``--resume``)."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
+    if not has_results(path):
         return set()
     if fmt in ("table", "clic"):
         raise OutputFileError(f"--resume needs --format csv or jsonl (the {fmt} format has no header to check)")

@@ -32,7 +32,7 @@ from typing import Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
-from .output import OutputFileError, completed_keys, drop_partial_last_line
+from .output import OutputFileError, completed_keys, drop_partial_last_line, has_results
 
 __all__ = ["ShardingError", "shard", "part_path", "part_files", "PartWriter", "read_part", "prepare", "merge",
            "merge_on_main"]
@@ -126,7 +126,7 @@ def prepare(ctx, output, *, resume: bool, overwrite: bool, fmt: str, key_columns
     """
     output = Path(output)
     parts = part_files(output)
-    has_output = output.exists() and output.stat().st_size > 0
+    has_output = has_results(output)
     if resume and fmt == "table":
         raise ShardingError("--resume needs --format csv or jsonl (the table format is for reading, not resuming)")
     if not (resume or overwrite):
@@ -191,7 +191,7 @@ def merge(output, keys: Sequence, fmt: str, key_columns: Sequence[str], metrics:
             offsets.append(offset)
     # stable: rows of one position (gone inputs) keep their part and line order
     order = np.argsort(np.frombuffer(positions, dtype=np.int64), kind="stable") if positions else []
-    fresh = not (output.exists() and output.stat().st_size > 0)
+    fresh = not has_results(output)
     files = [open(part, "rb") for part in parts]
     try:
         with open(output, "w" if fresh else "a", encoding="utf-8", newline="") as stream:

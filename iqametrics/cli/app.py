@@ -78,9 +78,7 @@ def resolve_device(device: str) -> str:
 def check_output(output: Optional[str], resume: bool, overwrite: bool, *, sharded: bool = False) -> None:
     """Before any model is built: ``--output`` can be written, and an existing one is resumed or
     replaced only when asked (under torchrun, :func:`iqametrics.sharding.prepare` checks that)."""
-    import os
-
-    from ..output import OutputFileError, check_writable
+    from ..output import OutputFileError, check_writable, has_results
 
     if output is None:
         if resume:
@@ -90,7 +88,7 @@ def check_output(output: Optional[str], resume: bool, overwrite: bool, *, sharde
         check_writable(output)
     except OutputFileError as exc:
         raise InputError(str(exc)) from None
-    if not sharded and not (resume or overwrite) and os.path.exists(output) and os.path.getsize(output) > 0:
+    if not sharded and not (resume or overwrite) and has_results(output):
         raise click.UsageError(f"{output} exists: add --resume to continue it or --overwrite to replace it")
 
 

@@ -106,12 +106,12 @@ def _interrupted(records, kept: int, output, fmt: str) -> None:
 @contextlib.contextmanager
 def _open_output(output: Optional[str], resume: bool):
     """The output stream and whether it is new (a header is due); checked earlier by ``check_output``."""
-    import os
+    from ..output import has_results
 
     if output is None:
         yield sys.stdout, True
         return
-    append = resume and os.path.exists(output) and os.path.getsize(output) > 0
+    append = resume and has_results(output)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     with open(output, "a" if append else "w", encoding="utf-8", newline="") as f:
         yield f, not append
