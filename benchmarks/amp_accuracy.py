@@ -27,11 +27,10 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DATA, command_line, photos, hardware, markdown_table  # noqa: E402
+from common import DATA, command_line, create_or_seeded, photos, hardware, markdown_table  # noqa: E402
 
 import iqametrics  # noqa: E402
 from iqametrics.io import pil_to_tensor  # noqa: E402
-from iqametrics.weights import WeightsUnavailableError  # noqa: E402
 
 AMP_METRICS = ("musiq", "hyperiqa", "hyperiqa.official", "pyramidiqa", "vtamiq.paper", "vtamiq", "lpips", "dists", "liteiqa")
 
@@ -66,15 +65,6 @@ def degraded_pairs(refs):
     return [(_degraded(r, kind), r) for r in refs for kind in ("jpeg", "blur")]
 
 
-def _create_float32(name: str, device: str):
-    """The float32 reference model: pretrained when its weights can be had, else seeded random weights."""
-    try:
-        return iqametrics.create(name, device=device), "pretrained"
-    except WeightsUnavailableError:
-        torch.manual_seed(0)
-        return iqametrics.create(name, device=device, pretrained=False), "random (seed 0)"
-
-
 def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     ra, rb = (t.argsort().argsort().double() for t in (a, b))
     ra, rb = ra - ra.mean(), rb - rb.mean()
@@ -101,7 +91,7 @@ def amp_rows(names, amps, device: str, nr_inputs, fr_inputs, batch: int, create_
     against the autocast ones (same weights).  ``create_float32(name, device) -> (metric, weights)``
     builds the reference (default: pretrained when possible, else seeded random weights);
     ``options[name]`` are extra metric options for both."""
-    create_float32 = create_float32 or _create_float32
+    create_float32 = create_float32 or create_or_seeded
     options = options or {}
     rows = []
     for name in names:

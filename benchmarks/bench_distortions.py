@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's iqametrics
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, command_line, hardware, markdown_table  # noqa: E402
+from common import DATA, command_line, hardware, markdown_table, time_call  # noqa: E402
 
 
 def reference(photo) -> torch.Tensor:
@@ -49,15 +47,11 @@ def main() -> None:
     ref = reference(args.photo)
     rows, total = [], 0.0
     for spec in DISTORTIONS:
-        for level in range(1, 6):  # warm-up: caches, first-call allocations
-            distort(ref, spec.number, level)
-        rounds = []
-        for _ in range(args.repeat):
-            start = time.perf_counter()
+        def all_levels(number=spec.number):
             for level in range(1, 6):
-                distort(ref, spec.number, level)
-            rounds.append((time.perf_counter() - start) / 5)
-        ms = 1000 * statistics.median(rounds)
+                distort(ref, number, level)
+
+        ms = 1000 * time_call(all_levels, repeat=args.repeat) / 5  # warm-up round: caches, first-call allocations
         total += ms
         rows.append((spec.number, spec.name, ms))
     rows.append(("", "mean over the 25 types", total / len(DISTORTIONS)))

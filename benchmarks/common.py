@@ -5,6 +5,8 @@ Benchmarks are scripts, not tests: run them on a quiet machine and paste their M
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import platform
 import statistics
 import sys
@@ -117,3 +119,32 @@ def synthetic_photo(width: int, height: int, seed: int):
     img = img.filter(ImageFilter.GaussianBlur(1.0))
     texture = rng.normal(0.0, 6.0, (height, width, 1))  # grain, so that JPEG has detail to code
     return Image.fromarray(np.clip(np.asarray(img, dtype=np.float64) + texture, 0, 255).astype(np.uint8))
+
+
+@contextlib.contextmanager
+def offline():
+    """Weights from the local cache only (``IQAMETRICS_OFFLINE=1``) inside the block."""
+    saved = os.environ.get("IQAMETRICS_OFFLINE")
+    os.environ["IQAMETRICS_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["IQAMETRICS_OFFLINE"]
+        else:
+            os.environ["IQAMETRICS_OFFLINE"] = saved
+
+
+def create_or_seeded(name: str, device, *, cached_only: bool = False, **options):
+    """``(metric, weights)``: ``name`` pretrained when its weights can be had (``cached_only``: from the
+    local cache, never downloading), else with seeded random weights; ``weights`` says which."""
+    import iqametrics
+    from iqametrics.weights import WeightsError
+
+    try:
+        with offline() if cached_only else contextlib.nullcontext():
+            metric = iqametrics.create(name, device=device, **options)
+        return metric, "pretrained" if metric.info.weights else "none needed"
+    except WeightsError:
+        torch.manual_seed(0)
+        return iqametrics.create(name, device=device, pretrained=False, **options), "random (seed 0)"

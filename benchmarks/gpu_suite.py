@@ -42,7 +42,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import torch
 
@@ -50,13 +50,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from amp_accuracy import AMP_HEADER, AMP_METRICS, amp_rows, degraded_pairs  # noqa: E402
-from common import hardware, markdown_table, synthetic_photo  # noqa: E402
+from common import create_or_seeded, hardware, markdown_table, synthetic_photo  # noqa: E402
 
 import iqametrics  # noqa: E402
 from iqametrics.batching import Failure  # noqa: E402
 from iqametrics.io import load_image  # noqa: E402
 from iqametrics.scoring import compare_files, score_files  # noqa: E402
-from iqametrics.weights import WeightsError  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- gpu-suite:begin -->", "<!-- gpu-suite:end -->"
@@ -142,27 +141,7 @@ def _options(name: str, dry: bool) -> dict:
 
 def _create(name: str, device, dry: bool, **options):
     """Pretrained when the weights are in the local cache (offline: never downloads), else seeded random."""
-    options = {**_options(name, dry), **options}
-    try:
-        with _offline():
-            metric = iqametrics.create(name, device=device, **options)
-            return metric, "pretrained" if metric.info.weights else "none needed"
-    except WeightsError:
-        torch.manual_seed(0)
-        return iqametrics.create(name, device=device, pretrained=False, **options), "random (seed 0)"
-
-
-@contextlib.contextmanager
-def _offline():
-    saved = os.environ.get("IQAMETRICS_OFFLINE")
-    os.environ["IQAMETRICS_OFFLINE"] = "1"
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["IQAMETRICS_OFFLINE"]
-        else:
-            os.environ["IQAMETRICS_OFFLINE"] = saved
+    return create_or_seeded(name, device, cached_only=True, **{**_options(name, dry), **options})
 
 
 def _score(metric, inputs) -> torch.Tensor:
