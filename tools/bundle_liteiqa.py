@@ -7,7 +7,7 @@ writes ``iqametrics/data/liteiqa_clive.safetensors`` with
 :func:`iqametrics.models.liteiqa.export_fp16` (backbone float16; standardisation and head float32;
 refused above 12 MB) and ``iqametrics/data/liteiqa_clive.LICENSE.txt`` (the LIVE Challenge notice
 the trained weights carry, and the backbone's Apache-2.0 origin), and rewrites the manifest entry
-``liteiqa.clive`` as a bundled file with its sha256, size and provenance (recipe, commit, seed,
+``liteiqa.clive`` as a bundled file with its sha256, size and provenance (recipe, commit, seeds,
 time, machine of the run).  ``--check-images``: scores up to 64 of those photos with the run's
 float32 weights and with the bundled float16 file and prints the largest difference.
 """
@@ -48,6 +48,16 @@ def _notice(clive_licence: Path) -> str:
     return NOTICE + clive_licence.read_text()
 
 
+def _seeds(recipe: dict) -> str:
+    seeds = recipe["train"].get("soup_seeds") or []
+    return f"the weights averaged over seeds {', '.join(map(str, seeds))}" if seeds else f"seed {recipe['train']['seed']}"
+
+
+def _steps(run: dict) -> str:
+    members = (run.get("soup") or {}).get("members") or []
+    return f"{len(members)} × {run['steps']}" if members else str(run["steps"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="the run folder of `iqa train liteiqa-clive`")
@@ -74,9 +84,9 @@ def main() -> None:
         ("size", written["size"]),
         ("format", "safetensors"),
         ("licence", old["licence"]),
-        ("source", f"iqametrics.train recipe liteiqa-clive (seed {recipe['train']['seed']}), source {run['commit']}: "
+        ("source", f"iqametrics.train recipe liteiqa-clive ({_seeds(recipe)}), source {run['commit']}: "
                    "`iqa train liteiqa-clive --data clive:../shared/data/clive --out runs/liteiqa` "
-                   f"({run['steps']} steps, {run['seconds'] / 60:.0f} min on {run['device']}), then "
+                   f"({_steps(run)} steps, {run['seconds'] / 60:.0f} min on {run['device']}), then "
                    f"`python tools/bundle_liteiqa.py runs/liteiqa`"),
         ("training_data", old["training_data"]),
         ("notes", "Backbone float16, standardisation and head float32 (loaded as float32). Notice: "

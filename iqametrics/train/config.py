@@ -145,6 +145,9 @@ class TrainConfig:
     #: log the training loss every this many optimiser steps
     log_every: int = 10
     channels_last: bool = False
+    #: a uniform model soup (:mod:`iqametrics.train.soup`): one run per seed, their weights averaged
+    #: into the model; empty: one run seeded by ``seed``
+    soup_seeds: List[int] = field(default_factory=list)
 
 
 _SECTIONS = {
@@ -201,6 +204,11 @@ class Recipe:
             raise RecipeError(f"train.amp must be '', 'bf16' or 'fp16', got {t.amp!r}")
         if not 0.0 <= t.ema_decay < 1.0:
             raise RecipeError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
+        seeds = t.soup_seeds
+        if not isinstance(seeds, (list, tuple)) or any(not isinstance(x, int) or isinstance(x, bool) for x in seeds):
+            raise RecipeError(f"train.soup_seeds must be a list of integer seeds, got {seeds!r}")
+        if len(seeds) == 1 or len(set(seeds)) != len(seeds):
+            raise RecipeError(f"train.soup_seeds must name at least 2 different seeds (or none), got {seeds!r}")
         if t.select not in SELECT:
             raise RecipeError(f"train.select must be one of {', '.join(SELECT)}, got {t.select!r}")
         if self.optim.name not in ("adam", "adamw", "sgd"):
@@ -217,13 +225,16 @@ class Recipe:
 
 def recipe_changes(saved: Mapping[str, Any], recipe: "Recipe") -> List[str]:
     """The ``section.key`` names whose values differ between a saved recipe (its JSON, as a run
-    folder keeps it) and ``recipe`` (a whole section when it is not a table)."""
+    folder keeps it) and ``recipe`` (a whole section when it is not a table).  A key the saved
+    recipe lacks (a run from before that key existed) counts as its default value."""
     now = json.loads(recipe.to_json())  # tuples become lists, as in the saved JSON
+    defaults = json.loads(Recipe().to_json())
     changed = []
     for section in set(saved) | set(now):
-        a, b = saved.get(section), now.get(section)
+        a, b = saved.get(section, defaults.get(section)), now.get(section)
         if isinstance(a, dict) and isinstance(b, dict):
-            changed += [f"{section}.{k}" for k in set(a) | set(b) if a.get(k) != b.get(k)]
+            default = defaults.get(section) or {}
+            changed += [f"{section}.{k}" for k in set(a) | set(b) if a.get(k, default.get(k)) != b.get(k)]
         elif a != b:
             changed.append(section)
     return sorted(changed)

@@ -28,8 +28,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from .config import Recipe, recipe_changes
-from .trainer import RunDirectoryError, Trainer, fold_split, resolve_data, source_version, training_pool
+from .config import Recipe
+from .soup import train_or_reuse
+from .trainer import fold_split, resolve_data, source_version, training_pool
 
 __all__ = ["cross_validate", "fold_recipe", "report_markdown", "STATISTICS"]
 
@@ -41,46 +42,6 @@ def fold_recipe(recipe: Recipe, folds: int, fold: int) -> Recipe:
     """``recipe`` training fold ``fold`` of ``folds`` (validated on it)."""
     data = dataclasses.replace(recipe.data, folds=folds, fold=fold)
     return dataclasses.replace(recipe, data=data).validate()
-
-
-#: recipe values that change how a run goes, never its result
-_INCIDENTAL = ("train.workers", "train.log_every")
-
-
-def _same_recipe(run_dir: Path, recipe: Recipe) -> bool:
-    saved = run_dir / "recipe.json"
-    return saved.is_file() and not [c for c in recipe_changes(json.loads(saved.read_text()), recipe)
-                                    if c not in _INCIDENTAL]
-
-
-def _train_fold(recipe: Recipe, dataset, run_dir: Path, *, device: str, overwrite: bool, quiet: bool,
-                echo: Callable[[str], None]) -> Dict[str, Any]:
-    if not overwrite and (run_dir / "run.json").is_file() and (run_dir / "model.safetensors").is_file():
-        if not _same_recipe(run_dir, recipe):
-            raise RunDirectoryError(f"{run_dir} holds a run of another recipe: --overwrite it or choose another --out")
-        echo(f"{run_dir.name}: trained already, reused")
-        return json.loads((run_dir / "run.json").read_text())
-    resume = not overwrite and (run_dir / "last.pt").is_file()
-    echo(f"{run_dir.name}: {'resuming' if resume else 'training'}")
-    Trainer(recipe, dataset, run_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet).fit()
-    return json.loads((run_dir / "run.json").read_text())
-
-
-def _fold_metric(recipe: Recipe, weights: Path, device: str):
-    """The fold's exported model as users get it (``create(name, weights=...)``); a metric that is not
-    registered (a user's own task) is built by its task."""
-    import iqametrics
-    from iqametrics.devices import resolve_device
-    from iqametrics.registry import UnknownMetricError
-
-    try:
-        return iqametrics.create(recipe.model.metric, weights=str(weights), device=device, **recipe.model.options)
-    except UnknownMetricError:
-        from .tasks import get_task
-
-        metric = get_task(recipe.model.task)(recipe).build_metric()
-        metric.load_checkpoint(str(weights))
-        return metric.to(resolve_device(device)).eval()
 
 
 def _fmt(value) -> str:
@@ -113,7 +74,7 @@ def cross_validate(recipe: Recipe, data: str, out_dir, *, folds: int = 5, device
                    quiet: bool = False, bootstrap: int = 1000, echo: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """Train and score every fold of ``recipe`` on ``data`` (``[LAYOUT:]ROOT``); returns the report
     written to ``out_dir/cv.json`` (see the module docstring)."""
-    from .evaluate import Evaluation, correlations, evaluate_metric
+    from .evaluate import Evaluation, correlations, evaluate_metric, trained_metric
 
     echo = echo or (lambda text: None)
     if int(folds) != folds or folds < 2:
@@ -129,11 +90,11 @@ def cross_validate(recipe: Recipe, data: str, out_dir, *, folds: int = 5, device
     for k in range(folds):
         r = fold_recipe(recipe, folds, k)
         run_dir = out_dir / f"fold-{k}"
-        run = _train_fold(r, dataset, run_dir, device=device, overwrite=overwrite, quiet=quiet, echo=echo)
+        run = train_or_reuse(r, dataset, run_dir, device=device, overwrite=overwrite, quiet=quiet, echo=echo)
         _, val = fold_split(pool, folds, k, r.data.fold_seed)
         if r.data.limit:
             val = val.select(range(min(r.data.limit, len(val))))
-        metric = _fold_metric(r, run_dir / "model.safetensors", device)
+        metric = trained_metric(r, run_dir / "model.safetensors", device)
         ev = evaluate_metric(metric, val, bootstrap=0)
         metric_hib = ev.metric_higher_is_better
         row = {"fold": k, "n": ev.n_scored, "failed": len(ev.failures), "seconds": run.get("seconds"),

@@ -34,6 +34,7 @@ from .stats import (  # noqa: F401 - re-exported: the evaluation API in one plac
 __all__ = [
     "Evaluation", "evaluate_metric", "correlations", "srcc", "krcc", "plcc", "rmse", "fit_logistic", "LogisticFit",
     "logistic4", "logistic5", "bootstrap_ci", "twoafc_accuracy", "bapps_agreement", "preference", "rankdata",
+    "trained_metric",
 ]
 
 
@@ -218,6 +219,23 @@ def _metric_direction(metric, higher_is_better: Optional[bool]) -> bool:
         raise ValueError(f"{type(metric).__name__} has no MetricInfo (not made by iqametrics.create): "
                          "pass higher_is_better=")
     return bool(info.higher_is_better)
+
+
+def trained_metric(recipe, weights, device: str = "auto"):
+    """A run's exported model (``weights``) as users get it, ``create(recipe.model.metric, weights=...)``;
+    a metric that is not registered (a user's own task) is built by its task."""
+    import iqametrics
+    from iqametrics.devices import resolve_device
+    from iqametrics.registry import UnknownMetricError
+
+    try:
+        return iqametrics.create(recipe.model.metric, weights=str(weights), device=device, **recipe.model.options)
+    except UnknownMetricError:
+        from .tasks import get_task
+
+        metric = get_task(recipe.model.task)(recipe).build_metric()
+        metric.load_checkpoint(str(weights))
+        return metric.to(resolve_device(device)).eval()
 
 
 def evaluate_metric(metric, dataset, *, split: Optional[str] = None, batch_size: int = 16, workers=None,

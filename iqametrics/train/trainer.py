@@ -33,7 +33,7 @@ from torch import nn
 
 from .. import distributed
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, save_weights, set_rng_state
-from .config import Recipe, recipe_changes
+from .config import Recipe, RecipeError, recipe_changes
 from .ema import EMA
 from .labels import LabelTransform
 from .loader import epoch_loader
@@ -94,6 +94,24 @@ def fold_split(dataset, folds: int, fold: int, seed: int = 0):
     return dataset.select(train_idx), dataset.select(val_idx)
 
 
+def run_splits(recipe: Recipe, dataset):
+    """(training, validation or None) sets of a run of ``recipe`` on ``dataset``: a fold of the
+    training pool (``data.folds``) or the named splits, each cut to ``data.limit``."""
+    data = recipe.data
+    pool = training_pool(dataset, data.train_split)
+    if data.folds:
+        train, val = fold_split(pool, data.folds, data.fold, data.fold_seed)
+    else:
+        train = pool
+        val = _split(dataset, data.val_split) if data.val_split else None
+    if data.limit:
+        train = train.select(range(min(data.limit, len(train))))
+        val = val.select(range(min(data.limit, len(val)))) if val is not None else None
+    if len(train) == 0:
+        raise DataMismatchError(f"the {data.train_split!r} split of {dataset.name} is empty")
+    return train, val
+
+
 def _split(dataset, name: str):
     try:
         return dataset.subset(name)
@@ -132,6 +150,9 @@ class Trainer:
                  overwrite: bool = False, quiet: bool = False,
                  step_callback: Optional[Callable[["Trainer", int], bool]] = None):
         self.recipe = recipe.validate()
+        if self.recipe.train.soup_seeds:
+            raise RecipeError(f"recipe {recipe.name!r} is a soup of {len(recipe.train.soup_seeds)} runs "
+                                    "(train.soup_seeds): train it with iqametrics.train.train (iqa train), not one Trainer")
         self.dataset = dataset
         self.joint_dataset = joint_dataset
         self.out_dir = Path(out_dir)
@@ -174,21 +195,9 @@ class Trainer:
         return joint
 
     def _splits(self):
-        data = self.recipe.data
         if self.dataset.kind != self.task.kind:
             raise DataMismatchError(f"task {self.recipe.model.task!r} trains {self.task.kind} models, the data set is {self.dataset.kind}")
-        pool = training_pool(self.dataset, data.train_split)
-        if data.folds:
-            train, val = fold_split(pool, data.folds, data.fold, data.fold_seed)
-        else:
-            train = pool
-            val = _split(self.dataset, data.val_split) if data.val_split else None
-        if data.limit:
-            train = train.select(range(min(data.limit, len(train))))
-            val = val.select(range(min(data.limit, len(val)))) if val is not None else None
-        if len(train) == 0:
-            raise DataMismatchError(f"the {data.train_split!r} split of {self.dataset.name} is empty")
-        return train, val
+        return run_splits(self.recipe, self.dataset)
 
     def _to_device(self, batch: Dict[str, Any], device: torch.device) -> Dict[str, Any]:
         """The task's batch on ``device``; with ``train.channels_last`` its images in the network's memory format."""
@@ -510,4 +519,9 @@ def train(recipe, data, out_dir, *, overrides=(), **trainer_options) -> RunResul
     if not 1 <= len(specs) <= 2:
         raise DataMismatchError(f"give one data set, or two for a joint task; got {len(specs)}")
     joint = resolve_data(str(specs[1]), recipe, joint=True) if len(specs) == 2 else None
-    return Trainer(recipe, resolve_data(str(specs[0]), recipe), out_dir, joint_dataset=joint, **trainer_options).fit()
+    dataset = resolve_data(str(specs[0]), recipe)
+    if recipe.train.soup_seeds:
+        from .soup import train_soup
+
+        return train_soup(recipe, dataset, out_dir, joint_dataset=joint, **trainer_options)
+    return Trainer(recipe, dataset, out_dir, joint_dataset=joint, **trainer_options).fit()
