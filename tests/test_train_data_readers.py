@@ -227,6 +227,14 @@ def test_kadis700k_levels_partial_generation_and_scores(tmp_path):
                   [[m, "x", 0.9 - 0.01 * i] for i, m in enumerate(made)])
     scored = read_dataset(f"kadis700k:{tmp_path}", scores="vsi.csv", score_column="VSI")
     assert scored.higher_is_better and scored.records[1].mos == pytest.approx(0.89)
+    # the CSV of `iqa compare -m vsi --format csv` (ref, dist paths, one column per metric) as it is
+    lay.write_csv(tmp_path / "compared.csv", ["ref", "dist", "vsi"],
+                  [[f"{tmp_path}/ref_imgs/x.png", f"{tmp_path}/dist_imgs/{m}", 0.9 - 0.01 * i] for i, m in enumerate(made)])
+    compared = read_dataset(f"kadis700k:{tmp_path}", scores="compared.csv", score_column="vsi")
+    assert [r.mos for r in compared.records] == [r.mos for r in scored.records]
+    lay.write_csv(tmp_path / "bad.csv", ["dist_img", "vsi"], [[m, 0.5] for m in made])
+    with pytest.raises(DatasetError, match="ref_img"):
+        read_dataset(f"kadis700k:{tmp_path}", scores="bad.csv", score_column="vsi")
 
 
 def test_kadis700k_missing_generated_images(tmp_path):

@@ -74,7 +74,8 @@ def read_kadis700k(root: Path, *, scores: Optional[str] = None, score_column: st
     :mod:`iqametrics.train.distortions`) writes ``dist_imgs/<stem>_<type>_<level>.bmp`` for
     levels 1-5. Labels: by default the distortion level (1-5, lower is better) - a ranking
     signal, not an opinion score; with ``scores=FILE`` a CSV with columns dist_img, ref_img and
-    ``score_column`` (e.g. FR-IQA pseudo-labels, as VTAMIQ pre-trains on) whose orientation is
+    ``score_column`` (e.g. FR-IQA pseudo-labels, as VTAMIQ pre-trains on), or the output of
+    ``iqa compare -m vsi --format csv`` with ``score_column="vsi"``, whose orientation is
     ``score_higher_is_better``. Distorted images that were not generated are missing files
     (``on_missing="skip"`` reads the generated part).
     """
@@ -113,9 +114,15 @@ def read_kadis700k(root: Path, *, scores: Optional[str] = None, score_column: st
 
 
 def _kadis_scores(root: Path, scores: str, column: str) -> Dict[str, float]:
+    """Scores by distorted file name: a CSV with dist_img, ref_img and ``column``, or the CSV of
+    ``iqa compare --format csv`` (ref, dist paths and one column per metric, e.g. ``vsi``)."""
     path = Path(scores) if Path(scores).is_absolute() else root / scores
-    return {row["dist_img"]: number(row[column], path, line, column)
-            for line, row in read_csv(path, ("dist_img", "ref_img", column))}
+    rows = read_csv(path, (column,))
+    if rows and "dist_img" not in rows[0][1] and {"ref", "dist"} <= set(rows[0][1]):
+        return {Path(row["dist"]).name: number(row[column], path, line, column) for line, row in rows}
+    if rows and "ref_img" not in rows[0][1]:
+        rows = read_csv(path, ("dist_img", "ref_img", column))  # the error names the missing columns
+    return {row["dist_img"]: number(row[column], path, line, column) for line, row in rows}
 
 
 # --------------------------------------------------------------------------- TID2013
