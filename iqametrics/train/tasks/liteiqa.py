@@ -11,6 +11,10 @@ The recipe ``liteiqa-clive`` (docs/models/liteiqa.md) in three steps:
    (:meth:`LiteIQANet.train`: batches of 8 crops are too few for batch statistics; the affine
    parameters learn), backbone and head as two parameter groups;
 3. inference (validation, export) scores whole photos through the metric, as users do.
+
+The recipe trains this twice (``train.soup_seeds = [0, 1]``) and averages the weights
+(:mod:`iqametrics.train.soup`): both runs start from the same weights, as a soup needs, because the
+start above does not depend on the seed.
 """
 from __future__ import annotations
 
