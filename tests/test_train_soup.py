@@ -111,6 +111,8 @@ def test_a_saved_recipe_without_a_newer_key_counts_it_at_its_default():
     del saved["train"]["soup_seeds"]
     assert recipe_changes(saved, recipe) == []
     assert recipe_changes(saved, _recipe()) == ["train.soup_seeds"]
+    saved["description"], saved["name"] = "reworded", "renamed"  # prose does not count, the name does
+    assert recipe_changes(saved, recipe) == ["name"]
 
 
 def test_average_weights_refuses_files_that_are_not_one_soup(tmp_path):

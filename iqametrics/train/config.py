@@ -226,11 +226,12 @@ class Recipe:
 def recipe_changes(saved: Mapping[str, Any], recipe: "Recipe") -> List[str]:
     """The ``section.key`` names whose values differ between a saved recipe (its JSON, as a run
     folder keeps it) and ``recipe`` (a whole section when it is not a table).  A key the saved
-    recipe lacks (a run from before that key existed) counts as its default value."""
+    recipe lacks (a run from before that key existed) counts as its default value.  The prose
+    (``description``, ``source``) documents a recipe and never counts."""
     now = json.loads(recipe.to_json())  # tuples become lists, as in the saved JSON
     defaults = json.loads(Recipe().to_json())
     changed = []
-    for section in set(saved) | set(now):
+    for section in (set(saved) | set(now)) - {"description", "source"}:
         a, b = saved.get(section, defaults.get(section)), now.get(section)
         if isinstance(a, dict) and isinstance(b, dict):
             default = defaults.get(section) or {}
