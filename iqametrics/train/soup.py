@@ -78,6 +78,7 @@ def average_weights(paths: Sequence[Path]) -> Tuple[Dict[str, torch.Tensor], Lis
     from safetensors import safe_open
 
     total: Dict[str, torch.Tensor] = {}
+    dtypes: Dict[str, torch.dtype] = {}
     metadata = []
     for i, path in enumerate(paths):
         with safe_open(str(path), "pt") as f:
@@ -87,6 +88,7 @@ def average_weights(paths: Sequence[Path]) -> Tuple[Dict[str, torch.Tensor], Lis
                 raise ValueError(f"{path} holds other tensors than {paths[0]}: not members of one soup")
             for key in keys:
                 t = f.get_tensor(key)
+                dtypes.setdefault(key, t.dtype)
                 if i and t.shape != total[key].shape:
                     raise ValueError(f"{key} has shape {tuple(t.shape)} in {path}, {tuple(total[key].shape)} in {paths[0]}")
                 if not t.is_floating_point():
@@ -95,8 +97,6 @@ def average_weights(paths: Sequence[Path]) -> Tuple[Dict[str, torch.Tensor], Lis
                     total[key] = t
                 else:
                     total[key] = t.double() if not i else total[key] + t.double()
-    with safe_open(str(paths[0]), "pt") as f:
-        dtypes = {key: f.get_tensor(key).dtype for key in f.keys()}
     state = {k: (v / len(paths)).to(dtypes[k]) if v.is_floating_point() else v for k, v in total.items()}
     return state, metadata
 
@@ -125,8 +125,9 @@ def train_soup(recipe: Recipe, dataset, out_dir, *, joint_dataset=None, device: 
     if not seeds:
         raise RecipeError(f"recipe {recipe.name!r} has no train.soup_seeds: train it with Trainer")
     if distributed.launched_by_torchrun():
-        raise RunDirectoryError("a soup (train.soup_seeds) trains its members one after another on one process; "
-                                "run it without torchrun, or train the members (--set train.seed=S) under torchrun")
+        raise RunDirectoryError("a soup (train.soup_seeds) trains its members one after another on one process: run "
+                                "it without torchrun, or train each member under torchrun (--set train.seed=S --set "
+                                "'train.soup_seeds=[]' --out RUN/seed-S) and then average them with --resume --out RUN")
     out_dir = Path(out_dir)
     echo = echo or (lambda text: None)
     members = [(seed, out_dir / f"seed-{seed}") for seed in seeds]
