@@ -98,7 +98,7 @@ def main():
             recipe = apply_overrides(recipe, [
                 f"train.batch_size={batch}", f"train.max_steps={args.steps + 1}", "train.epochs=1",
                 f"train.workers={args.workers}", 'data.val_split=""', "data.repeats=1", 'model.init=""',
-                f'train.amp="{args.amp}"',
+                f'train.amp="{args.amp}"', "train.soup_seeds=[]",  # a soup's step is one member's step
             ] + (['model.task_options.labels="distortion"'] if recipe.model.task == "vtamiq" else [])
               + (["model.task_options.imagenet_backbone=false"] if "imagenet_backbone" in recipe.model.task_options else []))
             data = read_dataset(tables[kind, n])
