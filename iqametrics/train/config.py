@@ -222,7 +222,6 @@ class Recipe:
         return self
 
 
-
 def recipe_changes(saved: Mapping[str, Any], recipe: "Recipe") -> List[str]:
     """The ``section.key`` names whose values differ between a saved recipe (its JSON, as a run
     folder keeps it) and ``recipe`` (a whole section when it is not a table).  A key the saved
@@ -239,6 +238,7 @@ def recipe_changes(saved: Mapping[str, Any], recipe: "Recipe") -> List[str]:
         elif a != b:
             changed.append(section)
     return sorted(changed)
+
 
 def _check_schedule(where: str, s: Mapping) -> None:
     if s["name"] not in ("constant", "cosine", "step"):

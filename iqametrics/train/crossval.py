@@ -29,8 +29,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from .config import Recipe
-from .soup import train_or_reuse
-from .trainer import fold_split, resolve_data, source_version, training_pool
+from .trainer import resolve_data, run_splits, source_version, train_or_reuse
 
 __all__ = ["cross_validate", "fold_recipe", "report_markdown", "STATISTICS"]
 
@@ -81,7 +80,6 @@ def cross_validate(recipe: Recipe, data: str, out_dir, *, folds: int = 5, device
         raise ValueError(f"folds must be an integer of at least 2, got {folds!r}")
     out_dir = Path(out_dir)
     dataset = resolve_data(str(data), recipe)
-    pool = training_pool(dataset, recipe.data.train_split)
     per_fold: List[Dict[str, Any]] = []
     keys: List[str] = []
     scores: List[float] = []
@@ -91,9 +89,7 @@ def cross_validate(recipe: Recipe, data: str, out_dir, *, folds: int = 5, device
         r = fold_recipe(recipe, folds, k)
         run_dir = out_dir / f"fold-{k}"
         run = train_or_reuse(r, dataset, run_dir, device=device, overwrite=overwrite, quiet=quiet, echo=echo)
-        _, val = fold_split(pool, folds, k, r.data.fold_seed)
-        if r.data.limit:
-            val = val.select(range(min(r.data.limit, len(val))))
+        _, val = run_splits(r, dataset)  # the fold's held-out items, as its run validated on
         metric = trained_metric(r, run_dir / "model.safetensors", device)
         ev = evaluate_metric(metric, val, bootstrap=0)
         metric_hib = ev.metric_higher_is_better

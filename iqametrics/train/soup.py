@@ -24,51 +24,15 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from .config import Recipe, RecipeError, recipe_changes
-from .trainer import RunDirectoryError, RunResult, Trainer, run_splits, source_version
+from .config import Recipe, RecipeError
+from .trainer import RunDirectoryError, RunResult, run_splits, source_version, train_or_reuse
 
-__all__ = ["train_soup", "train_or_reuse", "member_recipe", "average_weights"]
-
-#: recipe values that change how a run goes, never its result
-_INCIDENTAL = ("train.workers", "train.log_every")
-
+__all__ = ["train_soup", "member_recipe", "average_weights"]
 
 def member_recipe(recipe: Recipe, seed: int) -> Recipe:
     """The run of ``recipe``'s soup seeded ``seed``: the same recipe, one run."""
     train = dataclasses.replace(recipe.train, seed=seed, soup_seeds=[])
     return dataclasses.replace(recipe, train=train).validate()
-
-
-def _same_recipe(run_dir: Path, recipe: Recipe) -> bool:
-    saved = run_dir / "recipe.json"
-    return saved.is_file() and not [c for c in recipe_changes(json.loads(saved.read_text()), recipe)
-                                    if c not in _INCIDENTAL]
-
-
-def _finished(run_dir: Path) -> bool:
-    return (run_dir / "run.json").is_file() and (run_dir / "model.safetensors").is_file()
-
-
-def train_or_reuse(recipe: Recipe, dataset, run_dir, *, device: str = "auto", overwrite: bool = False,
-                   quiet: bool = False, echo: Optional[Callable[[str], None]] = None, **trainer_options) -> Dict[str, Any]:
-    """Train ``recipe`` into ``run_dir``, or reuse the run already there (same recipe, finished), or
-    resume it (interrupted); returns its ``run.json``.  A soup recipe trains its members the same way."""
-    run_dir = Path(run_dir)
-    echo = echo or (lambda text: None)
-    if not overwrite and _finished(run_dir):
-        if not _same_recipe(run_dir, recipe):
-            raise RunDirectoryError(f"{run_dir} holds a run of another recipe: --overwrite it or choose another --out")
-        echo(f"{run_dir.name}: trained already, reused")
-    elif recipe.train.soup_seeds:
-        echo(f"{run_dir.name}: a soup of seeds {', '.join(map(str, recipe.train.soup_seeds))}")
-        train_soup(recipe, dataset, run_dir, device=device, resume=not overwrite, overwrite=overwrite, quiet=quiet,
-                   echo=echo, **trainer_options)
-    else:
-        resume = not overwrite and (run_dir / "last.pt").is_file()
-        echo(f"{run_dir.name}: {'resuming' if resume else 'training'}")
-        Trainer(recipe, dataset, run_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet,
-                **trainer_options).fit()
-    return json.loads((run_dir / "run.json").read_text())
 
 
 def average_weights(paths: Sequence[Path]) -> Tuple[Dict[str, torch.Tensor], List[Dict[str, str]]]:

@@ -43,7 +43,8 @@ from .sampling import EpochPlan, mix_seed
 from .schedule import group_schedules, learning_rate
 from .tasks import get_task
 
-__all__ = ["Trainer", "RunResult", "TrainingInterrupted", "RunDirectoryError", "DataMismatchError", "source_version"]
+__all__ = ["Trainer", "RunResult", "TrainingInterrupted", "RunDirectoryError", "DataMismatchError", "source_version",
+           "train_or_reuse"]
 
 
 def source_version() -> str:
@@ -152,7 +153,7 @@ class Trainer:
         self.recipe = recipe.validate()
         if self.recipe.train.soup_seeds:
             raise RecipeError(f"recipe {recipe.name!r} is a soup of {len(recipe.train.soup_seeds)} runs "
-                                    "(train.soup_seeds): train it with iqametrics.train.train (iqa train), not one Trainer")
+                              "(train.soup_seeds): train it with iqametrics.train.train (iqa train), not one Trainer")
         self.dataset = dataset
         self.joint_dataset = joint_dataset
         self.out_dir = Path(out_dir)
@@ -525,3 +526,41 @@ def train(recipe, data, out_dir, *, overrides=(), **trainer_options) -> RunResul
 
         return train_soup(recipe, dataset, out_dir, joint_dataset=joint, **trainer_options)
     return Trainer(recipe, dataset, out_dir, joint_dataset=joint, **trainer_options).fit()
+
+
+#: recipe values that change how a run goes, never its result
+_INCIDENTAL = ("train.workers", "train.log_every")
+
+
+def _same_recipe(run_dir: Path, recipe: Recipe) -> bool:
+    saved = run_dir / "recipe.json"
+    return saved.is_file() and not [c for c in recipe_changes(json.loads(saved.read_text()), recipe)
+                                    if c not in _INCIDENTAL]
+
+
+def _finished(run_dir: Path) -> bool:
+    return (run_dir / "run.json").is_file() and (run_dir / "model.safetensors").is_file()
+
+
+def train_or_reuse(recipe: Recipe, dataset, run_dir, *, device: str = "auto", overwrite: bool = False,
+                   quiet: bool = False, echo: Optional[Callable[[str], None]] = None, **trainer_options) -> Dict[str, Any]:
+    """Train ``recipe`` into ``run_dir``, or reuse the run already there (same recipe, finished), or
+    resume it (interrupted); returns its ``run.json``.  A soup recipe trains its members the same way."""
+    run_dir = Path(run_dir)
+    echo = echo or (lambda text: None)
+    if not overwrite and _finished(run_dir):
+        if not _same_recipe(run_dir, recipe):
+            raise RunDirectoryError(f"{run_dir} holds a run of another recipe: --overwrite it or choose another --out")
+        echo(f"{run_dir.name}: trained already, reused")
+    elif recipe.train.soup_seeds:
+        from .soup import train_soup
+
+        echo(f"{run_dir.name}: a soup of seeds {', '.join(map(str, recipe.train.soup_seeds))}")
+        train_soup(recipe, dataset, run_dir, device=device, resume=not overwrite, overwrite=overwrite, quiet=quiet,
+                   echo=echo, **trainer_options)
+    else:
+        resume = not overwrite and (run_dir / "last.pt").is_file()
+        echo(f"{run_dir.name}: {'resuming' if resume else 'training'}")
+        Trainer(recipe, dataset, run_dir, device=device, resume=resume, overwrite=overwrite, quiet=quiet,
+                **trainer_options).fit()
+    return json.loads((run_dir / "run.json").read_text())
