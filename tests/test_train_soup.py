@@ -144,6 +144,26 @@ def test_cross_validation_of_a_soup_recipe(tmp_path):
                    echo=said.append)
     assert said.count("fold-0: trained already, reused") == 1
 
+    # a seed added to the recipe: each fold trains that member alone and averages the three again
+    stamps = {k: (tmp_path / "cv" / f"fold-{k}" / "seed-1" / "model.safetensors").stat().st_mtime_ns for k in (0, 1, 2)}
+    grown = _recipe({"train_split": "all"}, epochs=1, select="last", soup_seeds=[0, 1, 2])
+    said.clear()
+    cross_validate(grown, f"generic:{table}", tmp_path / "cv", folds=3, device="cpu", quiet=True, bootstrap=0,
+                   echo=said.append)
+    assert said.count("seed-1: trained already, reused") == 3 and said.count("seed-2: training") == 3
+    assert stamps == {k: (tmp_path / "cv" / f"fold-{k}" / "seed-1" / "model.safetensors").stat().st_mtime_ns
+                      for k in (0, 1, 2)}
+    fold = tmp_path / "cv" / "fold-1"
+    assert json.loads((fold / "run.json").read_text())["soup"]["seeds"] == [0, 1, 2]
+    soup, members = load_file(str(fold / "model.safetensors")), [load_file(str(fold / f"seed-{s}" / "model.safetensors"))
+                                                                 for s in (0, 1, 2)]
+    for k in soup:
+        torch.testing.assert_close(soup[k], (sum(m[k].double() for m in members) / 3).float(), rtol=0, atol=0)
+    # any other change still refuses the folds trained before it
+    with pytest.raises(RunDirectoryError, match="another recipe"):
+        cross_validate(parse_recipe({**json.loads(grown.to_json()), "optim": {"name": "adam", "lr": 1e-2}}),
+                       f"generic:{table}", tmp_path / "cv", folds=3, device="cpu", quiet=True, bootstrap=0)
+
 
 def test_members_trained_apart_are_averaged_by_resume_from_the_cli(tmp_path):
     from click.testing import CliRunner

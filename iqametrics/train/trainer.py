@@ -532,10 +532,12 @@ def train(recipe, data, out_dir, *, overrides=(), **trainer_options) -> RunResul
 _INCIDENTAL = ("train.workers", "train.log_every")
 
 
-def _same_recipe(run_dir: Path, recipe: Recipe) -> bool:
+def _changes_from_saved(run_dir: Path, recipe: Recipe) -> Optional[List[str]]:
+    """What differs between ``recipe`` and the one ``run_dir`` was trained with (None: none saved)."""
     saved = run_dir / "recipe.json"
-    return saved.is_file() and not [c for c in recipe_changes(json.loads(saved.read_text()), recipe)
-                                    if c not in _INCIDENTAL]
+    if not saved.is_file():
+        return None
+    return [c for c in recipe_changes(json.loads(saved.read_text()), recipe) if c not in _INCIDENTAL]
 
 
 def _finished(run_dir: Path) -> bool:
@@ -548,9 +550,14 @@ def train_or_reuse(recipe: Recipe, dataset, run_dir, *, device: str = "auto", ov
     resume it (interrupted); returns its ``run.json``.  A soup recipe trains its members the same way."""
     run_dir = Path(run_dir)
     echo = echo or (lambda text: None)
-    if not overwrite and _finished(run_dir):
-        if not _same_recipe(run_dir, recipe):
-            raise RunDirectoryError(f"{run_dir} holds a run of another recipe: --overwrite it or choose another --out")
+    finished = not overwrite and _finished(run_dir)
+    changes = _changes_from_saved(run_dir, recipe) if finished else None
+    # A soup is the average of its members: when only its seeds changed, the members it has are
+    # reused and the average is taken again.
+    resoup = bool(recipe.train.soup_seeds) and changes == ["train.soup_seeds"]
+    if finished and changes != [] and not resoup:
+        raise RunDirectoryError(f"{run_dir} holds a run of another recipe: --overwrite it or choose another --out")
+    if finished and not resoup:
         echo(f"{run_dir.name}: trained already, reused")
     elif recipe.train.soup_seeds:
         from .soup import train_soup
