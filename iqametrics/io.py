@@ -186,14 +186,17 @@ def pil_to_tensor(img, *, dtype: torch.dtype = torch.float32) -> Tensor:
     return t.permute(2, 0, 1).contiguous()
 
 
-def _decode(path: Path, limit: int, dtype: torch.dtype) -> Tensor:
-    from PIL import Image, ImageOps
+@contextlib.contextmanager
+def open_within_limit(path, limit: int):
+    """Pillow's image of ``path`` with only its header read, refused with :class:`ImageTooLargeError`
+    above ``limit`` pixels.  Our limit replaces Pillow's: no DecompressionBombWarning or error for an
+    image it admits (inside the ``with`` block too)."""
+    from PIL import Image
 
     with warnings.catch_warnings():
-        # our limit replaces Pillow's: no DecompressionBombWarning for an image it admits
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            img = Image.open(path)  # reads the header only
+            img = Image.open(path)
         except Image.DecompressionBombError:  # over Pillow's limit: read the size without it
             with _pillow_limit_lifted():
                 img = Image.open(path)
@@ -201,12 +204,20 @@ def _decode(path: Path, limit: int, dtype: torch.dtype) -> Tensor:
             width, height = img.size
             if width * height > limit:
                 raise _too_large(path, width, height, limit)
-            pillow_limit = Image.MAX_IMAGE_PIXELS
-            over_pillow = pillow_limit is not None and width * height > 2 * pillow_limit
-            with _pillow_limit_lifted() if over_pillow else contextlib.nullcontext():  # plugins check again
-                img = ImageOps.exif_transpose(img)  # also forces the full decode
-                img.load()
-            return pil_to_tensor(img, dtype=dtype)
+            yield img
+
+
+def _decode(path: Path, limit: int, dtype: torch.dtype) -> Tensor:
+    from PIL import Image, ImageOps
+
+    with open_within_limit(path, limit) as img:
+        width, height = img.size
+        pillow_limit = Image.MAX_IMAGE_PIXELS
+        over_pillow = pillow_limit is not None and width * height > 2 * pillow_limit
+        with _pillow_limit_lifted() if over_pillow else contextlib.nullcontext():  # plugins check again
+            img = ImageOps.exif_transpose(img)  # also forces the full decode
+            img.load()
+        return pil_to_tensor(img, dtype=dtype)
 
 
 def load_image(path: Union[str, Path], *, max_pixels: Optional[Union[int, str]] = None,

@@ -47,25 +47,22 @@ def read_encoded(path, max_pixels=None) -> Optional[EncodedJpeg]:
     """The bytes and header of an RGB or grey JPEG file; None for any other file, and for a file
     whose header cannot be read (the CPU decoder then reports it with its reason).
 
-    Raises :class:`iqametrics.io.ImageTooLargeError` for an image above the per-image pixel limit.
+    Raises :class:`iqametrics.io.ImageTooLargeError` for an image (JPEG or not) above the per-image pixel limit.
     """
     from PIL import Image
 
-    from .io import _too_large, max_image_pixels
+    from .io import ImageTooLargeError, max_image_pixels, open_within_limit
 
-    limit = max_image_pixels(max_pixels)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:  # the header only
-                if img.format != "JPEG" or img.mode not in ("RGB", "L"):
-                    return None
-                width, height = img.size
-                orientation = int(img.getexif().get(0x0112, 1) or 1)
+        with open_within_limit(path, max_image_pixels(max_pixels)) as img:
+            if img.format != "JPEG" or img.mode not in ("RGB", "L"):
+                return None
+            width, height = img.size
+            orientation = int(img.getexif().get(0x0112, 1) or 1)
+    except ImageTooLargeError:
+        raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
-    if width * height > limit:
-        raise _too_large(path, width, height, limit)
     if orientation in (5, 6, 7, 8):  # a quarter turn or a transposition swaps the sides
         width, height = height, width
     data = torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8)

@@ -51,8 +51,19 @@ def test_jpeg_headers_choose_what_goes_to_the_gpu(tmp_path):
     assert read_encoded(tmp_path / "grey.jpg").shape == (3, 37, 53)
     for other in ("cmyk.jpg", "rgb.png", "broken.jpg", "missing.jpg"):  # decoded (or reported) on the CPU
         assert read_encoded(tmp_path / other) is None
-    with pytest.raises(ImageTooLargeError, match="limit"):
-        read_encoded(tmp_path / "rgb.jpg", max_pixels=100)
+    for name in ("rgb.jpg", "rgb.png"):  # the limit is the CPU decoder's, whichever decodes it
+        with pytest.raises(ImageTooLargeError, match="limit"):
+            read_encoded(tmp_path / name, max_pixels=100)
+
+
+def test_our_pixel_limit_replaces_pillows_for_gpu_jpegs(tmp_path, monkeypatch):
+    Image.fromarray(_array()).save(tmp_path / "rgb.jpg")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 37×53 is then past Pillow's bomb error (2×)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc = read_encoded(tmp_path / "rgb.jpg")
+    assert enc is not None and enc.shape == (3, 37, 53)
+    assert Image.MAX_IMAGE_PIXELS == 100
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
