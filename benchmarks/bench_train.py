@@ -1,4 +1,5 @@
-"""Training throughput of every packaged recipe: optimiser steps/s and images/s, decoding included.
+"""Training throughput of every packaged recipe: optimiser steps/s and items/s (images for NR,
+pairs or triplets for FR and 2AFC, both batches of a joint task), decoding included.
 
     python benchmarks/bench_train.py [--device cpu] [--steps 4] [--batch-size 8] [--workers 2] [--recipes NAME ...]
 
@@ -7,7 +8,8 @@ data set's size (KonIQ 1024×768 for the NR recipes, KADID 512×384 pairs and tr
 2AFC ones; both for a task that learns from two data sets), written
 to a temporary folder, through the real pipeline: DataLoader workers decode and crop, the task
 forms the batch, the trainer steps.  No validation.  The first step (worker start-up, allocator
-warm-up) is not timed.  ``--batch-size`` replaces the papers' batches (96, 20) so a CPU finishes;
+warm-up) is not timed.  ``--batch-size`` replaces the papers' batches (96, 20) so a CPU finishes,
+a joint task's second batch included;
 the GPU figure uses the papers' batches (``--batch-size 0``).
 """
 from __future__ import annotations
@@ -91,27 +93,32 @@ def main():
             batch = args.batch_size or recipe.train.batch_size
             task = get_task(recipe.model.task)
             kind, joint_kind = task.kind, getattr(task, "joint_kind", None)
+            # a joint task's second batch (TFIQA UNI's FR pairs) shrinks with --batch-size too
+            joint_batch = (args.batch_size or recipe.data.joint_batch_size or batch) if joint_kind else 0
             n = batch * (args.steps + 1)
-            for k in filter(None, (kind, joint_kind)):
-                if (k, n) not in tables:
-                    tables[k, n] = _jpegs(Path(tmp) / f"{k}{n}", k, n)
+            for k, size in ((kind, n), (joint_kind, joint_batch * (args.steps + 1))):
+                if k and (k, size) not in tables:
+                    tables[k, size] = _jpegs(Path(tmp) / f"{k}{size}", k, size)
             recipe = apply_overrides(recipe, [
-                f"train.batch_size={batch}", f"train.max_steps={args.steps + 1}", "train.epochs=1",
+                f"train.batch_size={batch}", f"data.joint_batch_size={joint_batch}",
+                f"train.max_steps={args.steps + 1}", "train.epochs=1",
                 f"train.workers={args.workers}", 'data.val_split=""', "data.repeats=1", 'model.init=""',
                 f'train.amp="{args.amp}"', "train.soup_seeds=[]",  # a soup's step is one member's step
             ] + (['model.task_options.labels="distortion"'] if recipe.model.task == "vtamiq" else [])
               + (["model.task_options.imagenet_backbone=false"] if "imagenet_backbone" in recipe.model.task_options else []))
             data = read_dataset(tables[kind, n])
-            joint = read_dataset(tables[joint_kind, n]) if joint_kind else None
+            joint = read_dataset(tables[joint_kind, joint_batch * (args.steps + 1)]) if joint_kind else None
             stamps = []
             trainer = Trainer(recipe, data, Path(tmp) / f"run-{name}", joint_dataset=joint, device=args.device,
                               quiet=True, step_callback=lambda t, step: stamps.append(time.perf_counter()) and False)
             trainer.fit()
             seconds = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
-            rows.append((name, recipe.model.metric, batch, 1 / seconds, batch / seconds))
+            items = batch + joint_batch  # images (NR) or pairs (FR, 2AFC) per step
+            rows.append((name, recipe.model.metric, f"{batch} + {joint_batch}" if joint_kind else batch, 1 / seconds,
+                         items / seconds))
             print(f"{name}: {1 / seconds:.3g} steps/s", file=sys.stderr)
     print(f"`{command_line()}`\n\n{hardware()}, {args.workers} decoding workers, amp={args.amp or 'off'}\n")
-    print(markdown_table(["recipe", "metric", "batch", "steps/s", "images/s"], rows))
+    print(markdown_table(["recipe", "metric", "batch", "steps/s", "items/s"], rows))
 
 
 if __name__ == "__main__":
