@@ -26,7 +26,7 @@ term or the pooled multi-level features of e.g. Su et al.'s HyperIQA local heads
 
 Training (``iqa train liteiqa-clive``, :mod:`iqametrics.train.tasks.liteiqa`): the head starts from
 ridge regression on the frozen ImageNet statistics, then backbone and head are fine-tuned on random
-384×384 crops with BatchNorm frozen, twice (seeds 0 and 1), and the two runs' weights are averaged (a
+384×384 crops with BatchNorm frozen, three times (seeds 0, 1, 2), and the runs' weights are averaged (a
 model soup, :mod:`iqametrics.train.soup`).  Not from a paper: every choice and its evidence is in the
 model card.
 
