@@ -159,6 +159,11 @@ def test_cross_validation_of_a_soup_recipe(tmp_path):
                                                                  for s in (0, 1, 2)]
     for k in soup:
         torch.testing.assert_close(soup[k], (sum(m[k].double() for m in members) / 3).float(), rtol=0, atol=0)
+    # a single run is not a soup: making its recipe a soup still refuses the folder
+    single = _recipe({"train_split": "all"}, epochs=1, select="last", soup_seeds=[])
+    cross_validate(single, f"generic:{table}", tmp_path / "single", folds=3, device="cpu", quiet=True, bootstrap=0)
+    with pytest.raises(RunDirectoryError, match="another recipe"):
+        cross_validate(recipe, f"generic:{table}", tmp_path / "single", folds=3, device="cpu", quiet=True, bootstrap=0)
     # any other change still refuses the folds trained before it
     with pytest.raises(RunDirectoryError, match="another recipe"):
         cross_validate(parse_recipe({**json.loads(grown.to_json()), "optim": {"name": "adam", "lr": 1e-2}}),

@@ -553,8 +553,9 @@ def train_or_reuse(recipe: Recipe, dataset, run_dir, *, device: str = "auto", ov
     finished = not overwrite and _finished(run_dir)
     changes = _changes_from_saved(run_dir, recipe) if finished else None
     # A soup is the average of its members: when only its seeds changed, the members it has are
-    # reused and the average is taken again.
-    resoup = bool(recipe.train.soup_seeds) and changes == ["train.soup_seeds"]
+    # reused and the average is taken again (a single run stays refused: it is not a soup's member).
+    resoup = (bool(recipe.train.soup_seeds) and changes == ["train.soup_seeds"]
+              and "soup" in json.loads((run_dir / "run.json").read_text()))
     if finished and changes != [] and not resoup:
         raise RunDirectoryError(f"{run_dir} holds a run of another recipe: --overwrite it or choose another --out")
     if finished and not resoup:
