@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .config import Recipe, RecipeError
-from .trainer import RunDirectoryError, RunResult, run_splits, source_version, train_or_reuse
+from .trainer import MIN_VALIDATION_ITEMS, RunDirectoryError, RunResult, run_splits, source_version, train_or_reuse
 
 __all__ = ["train_soup", "member_recipe", "average_weights"]
 
@@ -65,15 +65,19 @@ def average_weights(paths: Sequence[Path]) -> Tuple[Dict[str, torch.Tensor], Lis
     return state, metadata
 
 
-def _validate_soup(recipe: Recipe, model_path: Path, val_set, device: str) -> Dict[str, Any]:
-    """The soup scored on the runs' validation split through the metric's inference path."""
-    from .evaluate import evaluate_metric, trained_metric
+def _validate_soup(recipe: Recipe, model_path: Path, val_set, labels: str, device: str) -> Dict[str, Any]:
+    """The soup scored on the runs' validation split as a run's final validation is: the file users
+    load, through the task's validation metric, oriented by the members' labels (JSON)."""
+    from .evaluate import trained_metric
+    from .labels import LabelTransform
+    from .tasks import get_task
+    from .validation import validation_scores
 
-    if val_set is None or len(val_set) < 3:  # as the trainer: correlations of two items say nothing
+    if val_set is None or len(val_set) < MIN_VALIDATION_ITEMS:
         return {}
-    ev = evaluate_metric(trained_metric(recipe, model_path, device), val_set, bootstrap=0)
-    stats = {k: v for k, v in ev.stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return {**stats, "n": ev.n_scored}
+    metric = get_task(recipe.model.task)(recipe).validation_metric(trained_metric(recipe, model_path, device))
+    return validation_scores(metric, val_set, LabelTransform.from_dict(json.loads(labels)),
+                             batch_size=recipe.train.batch_size)
 
 
 def train_soup(recipe: Recipe, dataset, out_dir, *, joint_dataset=None, device: str = "auto", resume: bool = False,
@@ -116,7 +120,7 @@ def train_soup(recipe: Recipe, dataset, out_dir, *, joint_dataset=None, device: 
     (out_dir / "recipe.json").write_text(recipe.to_json())
     save_weights(model_path, state, {**metadata[0], "recipe": recipe.to_json(), "validation": "{}"})
     _, val_set = run_splits(recipe, dataset)
-    final = _validate_soup(recipe, model_path, val_set, device)  # scores the file users will load
+    final = _validate_soup(recipe, model_path, val_set, metadata[0]["labels"], device)
     save_weights(model_path, state, {**metadata[0], "recipe": recipe.to_json(), "validation": json.dumps(final)})
     first = summaries[0]
     seconds = round(sum(s.get("seconds") or 0.0 for s in summaries), 1)

@@ -95,6 +95,10 @@ def fold_split(dataset, folds: int, fold: int, seed: int = 0):
     return dataset.select(train_idx), dataset.select(val_idx)
 
 
+#: a validation split of fewer items is not scored (correlations of two items say nothing)
+MIN_VALIDATION_ITEMS = 3
+
+
 def run_splits(recipe: Recipe, dataset):
     """(training, validation or None) sets of a run of ``recipe`` on ``dataset``: a fold of the
     training pool (``data.folds``) or the named splits, each cut to ``data.limit``."""
@@ -259,7 +263,7 @@ class Trainer:
         self.task = get_task(r.model.task)(r)
         train_set, val_set = self._splits()
         joint_set = self._joint_split()
-        too_few = val_set is not None and len(val_set) < 3
+        too_few = val_set is not None and len(val_set) < MIN_VALIDATION_ITEMS
         if too_few:  # correlations of two items say nothing: train without selection, keep the last epoch
             val_set = None
         torch.manual_seed(mix_seed(t.seed, ctx.rank))
@@ -550,17 +554,17 @@ def train_or_reuse(recipe: Recipe, dataset, run_dir, *, device: str = "auto", ov
     resume it (interrupted); returns its ``run.json``.  A soup recipe trains its members the same way."""
     run_dir = Path(run_dir)
     echo = echo or (lambda text: None)
-    finished = not overwrite and _finished(run_dir)
-    changes = _changes_from_saved(run_dir, recipe) if finished else None
-    # A soup is the average of its members: when only its seeds changed, the members it has are
-    # reused and the average is taken again (a single run stays refused: it is not a soup's member).
-    resoup = (bool(recipe.train.soup_seeds) and changes == ["train.soup_seeds"]
-              and "soup" in json.loads((run_dir / "run.json").read_text()))
-    if finished and changes != [] and not resoup:
-        raise RunDirectoryError(f"{run_dir} holds a run of another recipe: --overwrite it or choose another --out")
-    if finished and not resoup:
-        echo(f"{run_dir.name}: trained already, reused")
-    elif recipe.train.soup_seeds:
+    if not overwrite and _finished(run_dir):
+        run = json.loads((run_dir / "run.json").read_text())
+        changes = _changes_from_saved(run_dir, recipe)
+        if changes == []:
+            echo(f"{run_dir.name}: trained already, reused")
+            return run
+        # A soup is the average of its members: when only its seeds changed, the members it has are
+        # reused and the average is taken again (a single run stays refused: it is not a soup's member).
+        if not (recipe.train.soup_seeds and changes == ["train.soup_seeds"] and "soup" in run):
+            raise RunDirectoryError(f"{run_dir} holds a run of another recipe: --overwrite it or choose another --out")
+    if recipe.train.soup_seeds:
         from .soup import train_soup
 
         echo(f"{run_dir.name}: a soup of seeds {', '.join(map(str, recipe.train.soup_seeds))}")

@@ -12,8 +12,8 @@ The recipe ``liteiqa-clive`` (docs/models/liteiqa.md) in three steps:
    parameters learn), backbone and head as two parameter groups;
 3. inference (validation, export) scores whole photos through the metric, as users do.
 
-The recipe trains this twice (``train.soup_seeds = [0, 1]``) and averages the weights
-(:mod:`iqametrics.train.soup`): both runs start from the same weights, as a soup needs, because the
+The recipe trains this once per seed of ``train.soup_seeds`` (three) and averages the weights
+(:mod:`iqametrics.train.soup`): the runs start from the same weights, as a soup needs, because the
 start above does not depend on the seed.
 """
 from __future__ import annotations
