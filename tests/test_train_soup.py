@@ -67,6 +67,16 @@ def test_run_summary_and_validation_of_the_soup(souped):
     assert json.loads((root / "soup" / "recipe.json").read_text())["train"]["soup_seeds"] == [0, 1]
 
 
+def test_a_trained_model_is_scored_through_the_tasks_validation_metric(souped, monkeypatch):
+    from iqametrics.train.evaluate import trained_metric
+
+    from .train_helpers import TinyTask
+
+    monkeypatch.setattr(TinyTask, "validation_metric", lambda self, metric: ("validation view of", metric))
+    view, metric = trained_metric(_recipe(), souped[2].model_path, "cpu")
+    assert view == "validation view of" and not metric.training  # TFIQA UNI validates its NR side
+
+
 def test_a_soup_is_not_overwritten_and_resume_reuses_its_members(souped):
     root, data, _ = souped
     out = root / "soup"

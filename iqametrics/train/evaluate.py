@@ -222,20 +222,23 @@ def _metric_direction(metric, higher_is_better: Optional[bool]) -> bool:
 
 
 def trained_metric(recipe, weights, device: str = "auto"):
-    """A run's exported model (``weights``) as users get it, ``create(recipe.model.metric, weights=...)``;
-    a metric that is not registered (a user's own task) is built by its task."""
+    """A run's exported model (``weights``) as users get it, ``create(recipe.model.metric, weights=...)``
+    (a metric that is not registered, a user's own task, is built by its task), seen as the run's
+    validation sees it: through the task's ``validation_metric`` (TFIQA UNI: its NR side)."""
     import iqametrics
     from iqametrics.devices import resolve_device
     from iqametrics.registry import UnknownMetricError
 
-    try:
-        return iqametrics.create(recipe.model.metric, weights=str(weights), device=device, **recipe.model.options)
-    except UnknownMetricError:
-        from .tasks import get_task
+    from .tasks import get_task
 
-        metric = get_task(recipe.model.task)(recipe).build_metric()
+    task = get_task(recipe.model.task)(recipe)
+    try:
+        metric = iqametrics.create(recipe.model.metric, weights=str(weights), device=device, **recipe.model.options)
+    except UnknownMetricError:
+        metric = task.build_metric()
         metric.load_checkpoint(str(weights))
-        return metric.to(resolve_device(device)).eval()
+        metric = metric.to(resolve_device(device)).eval()
+    return task.validation_metric(metric)
 
 
 def evaluate_metric(metric, dataset, *, split: Optional[str] = None, batch_size: int = 16, workers=None,

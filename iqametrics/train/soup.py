@@ -70,14 +70,12 @@ def _validate_soup(recipe: Recipe, model_path: Path, val_set, labels: str, devic
     load, through the task's validation metric, oriented by the members' labels (JSON)."""
     from .evaluate import trained_metric
     from .labels import LabelTransform
-    from .tasks import get_task
     from .validation import validation_scores
 
     if val_set is None or len(val_set) < MIN_VALIDATION_ITEMS:
         return {}
-    metric = get_task(recipe.model.task)(recipe).validation_metric(trained_metric(recipe, model_path, device))
-    return validation_scores(metric, val_set, LabelTransform.from_dict(json.loads(labels)),
-                             batch_size=recipe.train.batch_size)
+    return validation_scores(trained_metric(recipe, model_path, device), val_set,
+                             LabelTransform.from_dict(json.loads(labels)), batch_size=recipe.train.batch_size)
 
 
 def train_soup(recipe: Recipe, dataset, out_dir, *, joint_dataset=None, device: str = "auto", resume: bool = False,
