@@ -148,3 +148,35 @@ def test_cross_validate_from_the_cli(tmp_path):
     assert refused.exit_code == 2 and "--cross-validate" in refused.output
     too_few = runner.invoke(main, base + ["--cross-validate", "1"])
     assert too_few.exit_code == 2
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("model.task=\"nosuch\"", "model.task: unknown training task 'nosuch'"),
+    ("model.task_options.crop=8", "model.task_options.crop takes an integer >= 32, got 8"),
+    ("model.task_options.flip=\"yes\"", "model.task_options.flip takes a probability from 0 to 1"),
+    ("model.task_options.labels=\"zzz\"", "model.task_options.labels takes one of 'raw'"),
+    ("optim.group_lr={nosuch=1e-4}", "optim.group_lr names groups the task does not have: ['nosuch']"),
+])
+def test_a_bad_recipe_value_is_one_line_and_leaves_no_folder(tmp_path, setting, message):
+    # LiteIQA's packaged recipe, started from no backbone: the checks run before any photo is read
+    # (the parameter groups' once the untrained model is built)
+    table = write_scores_csv(tmp_path, 8)
+    run = tmp_path / "run"
+    out = CliRunner().invoke(main, ["train", "liteiqa-clive", "--data", f"generic:{table}", "--out", str(run), "-q",
+                                    "--set", "model.task_options.imagenet_backbone=false", "--set", "train.soup_seeds=[]",
+                                    "--set", "model.task_options.ridge_alpha=0", "--set", setting])
+    assert out.exit_code == 2, out.output
+    assert message in out.output and "Traceback" not in out.output
+    assert not run.exists()
+
+
+def test_a_missing_start_is_one_line_and_leaves_no_folder(tmp_path):
+    # the soup's first member stops at its ImageNet backbone: no seed-0 folder is left behind
+    table = write_scores_csv(tmp_path, 8)
+    run = tmp_path / "run"
+    missing = tmp_path / "no_backbone.safetensors"
+    out = CliRunner().invoke(main, ["train", "liteiqa-clive", "--data", f"generic:{table}", "--out", str(run), "-q",
+                                    "--set", f"model.task_options.imagenet_backbone=\"{missing}\""])
+    assert out.exit_code == 1, out.output
+    assert out.output.startswith("Error: ") and str(missing) in out.output and "Traceback" not in out.output
+    assert not run.exists()

@@ -130,6 +130,7 @@ def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, dev
     from ..devices import DeviceError
     from ..train.data import DatasetError
     from ..train.trainer import DataMismatchError, RunDirectoryError, TrainingInterrupted, train
+    from ..weights import WeightsError
 
     if folds is not None and (len(data_specs) != 1 or resume):
         raise click.UsageError("--cross-validate takes one --data, and resumes interrupted folds by itself (no --resume)")
@@ -152,6 +153,8 @@ def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, dev
         raise click.UsageError(str(exc)) from None
     except DataMismatchError as exc:  # the data do not fit the task (kind, size, a missing second data set)
         raise click.UsageError(str(exc)) from None
+    except (WeightsError, FileNotFoundError) as exc:  # a start (ImageNet backbone, model.init) not here, or not this model's
+        raise click.ClickException(str(exc)) from None
     figures = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items() if isinstance(v, float))
     click.echo(f"model: {result.model_path}" + (f" (validation: {figures})" if figures else ""))
 

@@ -229,9 +229,9 @@ def trained_metric(recipe, weights, device: str = "auto"):
     from iqametrics.devices import resolve_device
     from iqametrics.registry import UnknownMetricError
 
-    from .tasks import get_task
+    from .tasks import task_for
 
-    task = get_task(recipe.model.task)(recipe)
+    task = task_for(recipe)
     try:
         metric = iqametrics.create(recipe.model.metric, weights=str(weights), device=device, **recipe.model.options)
     except UnknownMetricError:

@@ -41,7 +41,7 @@ from .logs import Progress, RunLog
 from .objectives import get_loss
 from .sampling import EpochPlan, mix_seed
 from .schedule import group_schedules, learning_rate
-from .tasks import get_task
+from .tasks import task_for
 
 __all__ = ["Trainer", "RunResult", "TrainingInterrupted", "RunDirectoryError", "DataMismatchError", "source_version",
            "train_or_reuse"]
@@ -158,6 +158,7 @@ class Trainer:
         if self.recipe.train.soup_seeds:
             raise RecipeError(f"recipe {recipe.name!r} is a soup of {len(recipe.train.soup_seeds)} runs "
                               "(train.soup_seeds): train it with iqametrics.train.train (iqa train), not one Trainer")
+        self.task = task_for(self.recipe)  # an unknown task or a bad option fails here, before any folder
         self.dataset = dataset
         self.joint_dataset = joint_dataset
         self.out_dir = Path(out_dir)
@@ -216,7 +217,7 @@ class Trainer:
         o = self.recipe.optim
         unknown = set(o.group_lr) - set(groups)
         if unknown:
-            raise ValueError(f"optim.group_lr names groups the task does not have: {sorted(unknown)}; groups: {sorted(groups)}")
+            raise RecipeError(f"optim.group_lr names groups the task does not have: {sorted(unknown)}; groups: {sorted(groups)}")
         params = [{"params": ps, "lr": o.group_lr.get(name, o.lr), "name": name} for name, ps in groups.items() if ps]
         if o.name == "adam":  # L2 penalty in the gradient, as the HyperIQA/PyramidIQA codes use
             return torch.optim.Adam(params, betas=tuple(o.betas), weight_decay=o.weight_decay)
@@ -258,9 +259,6 @@ class Trainer:
         r = self.recipe
         t = r.train
         resume_from = self._check_out_dir(ctx)
-        if ctx.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.task = get_task(r.model.task)(r)
         train_set, val_set = self._splits()
         joint_set = self._joint_split()
         too_few = val_set is not None and len(val_set) < MIN_VALIDATION_ITEMS
@@ -283,6 +281,8 @@ class Trainer:
         groups = self.task.param_groups(metric)
         schedules = group_schedules(r.schedule, groups)
         optimizer = self._optimizer(groups)
+        if ctx.is_main:  # after the model and its weights, whose errors should leave no empty folder behind
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         net: nn.Module = self.task.network(metric)
         if ctx.distributed:
             net = nn.parallel.DistributedDataParallel(net, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)

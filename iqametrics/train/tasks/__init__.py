@@ -5,7 +5,7 @@ import importlib
 import pkgutil
 from typing import Callable, Dict
 
-__all__ = ["register_task", "get_task", "list_tasks"]
+__all__ = ["register_task", "get_task", "list_tasks", "task_for"]
 
 _TASKS: Dict[str, type] = {}
 _DISCOVERED = False
@@ -42,6 +42,18 @@ def get_task(name: str) -> type:
     if name not in _TASKS:
         raise KeyError(f"unknown training task {name!r}; known: {', '.join(sorted(_TASKS))}")
     return _TASKS[name]
+
+
+def task_for(recipe):
+    """The task of ``recipe``, its options checked: a :class:`~iqametrics.train.config.RecipeError`
+    for an unknown task or option, or an option's value the task cannot take."""
+    from ..config import RecipeError
+
+    try:
+        cls = get_task(recipe.model.task)
+    except KeyError as exc:
+        raise RecipeError(f"model.task: {exc.args[0]}") from None
+    return cls(recipe)
 
 
 def list_tasks() -> list:

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from ...weights import load_backbone  # noqa: F401 - the tasks import it from here
 from ..config import Recipe, RecipeError
-from ..labels import LabelTransform
+from ..labels import LABEL_MODES, LabelTransform
+from .options import Check, one_of, probability
 
 __all__ = ["Task", "TrainingNet", "hflip", "random_seed", "stack_field", "load_backbone", "protocol_crop",
            "rating_histogram"]
@@ -96,6 +97,8 @@ class Task:
     kind: ClassVar[str] = "NR"
     #: the task's options and their defaults (a recipe may set only these)
     option_defaults: ClassVar[Dict[str, Any]] = {}
+    #: a check of each option (:mod:`.options`) beyond the shared ``flip`` and ``labels``
+    option_checks: ClassVar[Dict[str, Check]] = {}
 
     def __init__(self, recipe: Recipe):
         self.recipe = recipe
@@ -107,7 +110,19 @@ class Task:
                 f"valid: {sorted(self.option_defaults) or 'none'}"
             )
         self.options = {**self.option_defaults, **options}
+        checks = self.checks()
+        for name, value in self.options.items():
+            if name in checks:
+                try:
+                    checks[name](value)
+                except ValueError as exc:
+                    raise RecipeError(f"model.task_options.{name} {exc}") from None
         self.labels: Optional[LabelTransform] = None
+
+    @classmethod
+    def checks(cls) -> Dict[str, Check]:
+        """The checks of the task's options: the shared ones, then the task's own."""
+        return {"flip": probability, "labels": one_of(*LABEL_MODES), **cls.option_checks}
 
     # ------------------------------------------------------------------ model
     def build_metric(self):

@@ -16,6 +16,7 @@ import torch
 from ...io import load_image
 from . import register_task
 from .base import Task, hflip, load_backbone, protocol_crop
+from .options import flag
 
 #: manifest key of torchvision's ImageNet ResNet-50 (timm ``resnet50.tv_in1k``)
 IMAGENET_BACKBONE = "backbone.resnet50"
@@ -36,6 +37,7 @@ class HyperIQATask(Task):
 
     kind = "NR"
     option_defaults = {"flip": 0.5, "labels": "raw", "imagenet_backbone": False}
+    option_checks = {"imagenet_backbone": flag}
 
     def load(self, record, generator: torch.Generator) -> Dict[str, torch.Tensor]:
         (image,) = hflip(generator, self.options["flip"], load_image(record.path))

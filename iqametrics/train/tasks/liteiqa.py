@@ -24,8 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from ...io import load_image
+from ...models.liteiqa import MIN_SIZE
 from . import register_task
 from .base import Task, hflip, random_seed
+from .options import at_least, non_negative, weights_or_off
 
 __all__ = ["LiteIQATask"]
 
@@ -62,6 +64,8 @@ class LiteIQATask(Task):
     kind = "NR"
     option_defaults = {"crop": 384, "flip": 0.5, "ridge_alpha": 3000.0, "imagenet_backbone": IMAGENET_BACKBONE,
                        "labels": "raw"}
+    # crops below the model's smallest input leave its deepest map without a pixel of content
+    option_checks = {"crop": at_least(MIN_SIZE[0]), "ridge_alpha": non_negative, "imagenet_backbone": weights_or_off}
 
     def load(self, record, generator: torch.Generator) -> Dict[str, torch.Tensor]:
         image = random_crop(load_image(record.path), int(self.options["crop"]), generator)

@@ -16,6 +16,7 @@ from ...io import load_image
 from ...nn.musiq_tokens import MUSIQTokens, tokenize
 from . import register_task
 from .base import Task, hflip, rating_histogram, stack_field
+from .options import at_least, one_of
 
 __all__ = ["MUSIQTask"]
 
@@ -33,6 +34,7 @@ class MUSIQTask(Task):
 
     kind = "NR"
     option_defaults = {"flip": 0.5, "max_native_patches": 512, "labels": "raw", "target": "mos"}
+    option_checks = {"max_native_patches": at_least(0), "target": one_of("mos", "distribution")}
 
     def build_metric(self):
         metric = super().build_metric()
@@ -46,8 +48,6 @@ class MUSIQTask(Task):
             resize=net.resize,
             max_native_patches=cut if cut > 0 else None,
         )
-        if self.options["target"] not in ("mos", "distribution"):
-            raise ValueError(f"target must be 'mos' or 'distribution', got {self.options['target']!r}")
         return metric
 
     def load_init(self, metric, source: str) -> None:

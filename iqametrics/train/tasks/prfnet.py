@@ -18,6 +18,7 @@ from ...functional.crops import crop_offsets, extract_crops
 from ...io import load_image
 from . import register_task
 from .base import Task, random_seed
+from .options import at_least, flag, probability
 
 __all__ = ["PRFNetTask"]
 
@@ -48,6 +49,7 @@ class PRFNetTask(Task):
 
     kind = "2AFC"
     option_defaults = {"crop": 384, "geometry": True, "swap": 0.5, "imagenet_backbone": False}
+    option_checks = {"crop": at_least(32), "geometry": flag, "swap": probability, "imagenet_backbone": flag}
 
     def build_metric(self):
         metric = super().build_metric()

@@ -17,12 +17,14 @@ from ...io import load_image
 from ..labels import LabelTransform
 from . import register_task
 from .base import Task, hflip, protocol_crop, rating_histogram
+from .options import flag
 
 __all__ = ["TFIQAFRTask", "TFIQANRTask", "TFIQAUNITask"]
 
 
 class _TFIQATask(Task):
     option_defaults = {"flip": 0.5, "imagenet_backbone": True}
+    option_checks = {"imagenet_backbone": flag}
 
     def build_metric(self):
         metric = super().build_metric()

@@ -14,6 +14,7 @@ import torch
 from ...io import load_image
 from . import register_task
 from .base import Task, hflip, random_seed
+from .options import at_least, flag
 
 __all__ = ["VTAMIQTask"]
 
@@ -30,6 +31,7 @@ class VTAMIQTask(Task):
 
     kind = "FR"
     option_defaults = {"flip": 0.5, "n_patches": 256, "labels": "equalised_distortion", "imagenet_backbone": False}
+    option_checks = {"n_patches": at_least(1), "imagenet_backbone": flag}
 
     def build_metric(self):
         import copy
