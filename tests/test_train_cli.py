@@ -156,6 +156,7 @@ def test_cross_validate_from_the_cli(tmp_path):
     ("model.task_options.flip=\"yes\"", "model.task_options.flip takes a probability from 0 to 1"),
     ("model.task_options.labels=\"zzz\"", "model.task_options.labels takes one of 'raw'"),
     ("optim.group_lr={nosuch=1e-4}", "optim.group_lr names groups the task does not have: ['nosuch']"),
+    ("loss.options.l1_scal=20.0", "loss.options: 'l1_plcc' takes no option 'l1_scal'"),
 ])
 def test_a_bad_recipe_value_is_one_line_and_leaves_no_folder(tmp_path, setting, message):
     # LiteIQA's packaged recipe, started from no backbone: the checks run before any photo is read

@@ -1,11 +1,14 @@
 """The training losses a recipe can name (``[loss] name = ...``), from :mod:`iqametrics.train.losses`."""
 from __future__ import annotations
 
-from typing import Callable, Dict
+import inspect
+from numbers import Integral, Real
+from typing import Any, Callable, Dict
 
 import torch.nn.functional as F
 
 from . import losses
+from .config import RecipeError
 
 __all__ = ["LOSSES", "get_loss"]
 
@@ -24,8 +27,37 @@ LOSSES: Dict[str, Callable] = {
 
 
 def get_loss(name: str, options: dict) -> Callable:
-    """``loss(pred, target)`` with the recipe's options bound."""
+    """``loss(pred, target)`` with the recipe's options bound; a :class:`RecipeError` for an unknown
+    loss, an option it does not take, or a value of another type than the option's default."""
     if name not in LOSSES:
-        raise KeyError(f"unknown loss {name!r}; known: {', '.join(sorted(LOSSES))}")
+        raise RecipeError(f"loss.name: unknown loss {name!r}; known: {', '.join(sorted(LOSSES))}")
     fn = LOSSES[name]
+    _check_options(name, fn, options)
     return (lambda pred, target: fn(pred, target, **options)) if options else fn
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, Real)
+    if isinstance(default, Integral):
+        return isinstance(value, Integral)
+    return isinstance(value, type(default))
+
+
+def _check_options(name: str, fn: Callable, options: dict) -> None:
+    # checked when the trainer is built: a misspelt option would otherwise fail at the first step,
+    # after minutes of setup (data, weights, a head's initial fit)
+    parameters = inspect.signature(fn).parameters
+    named = {k: p for k, p in parameters.items() if p.default is not p.empty}  # the rest are the inputs
+    takes_more = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    for key, value in options.items():
+        if key not in named:
+            if takes_more:
+                continue
+            raise RecipeError(f"loss.options: {name!r} takes no option {key!r}; its options: {sorted(named) or 'none'}")
+        default = named[key].default
+        if default is not None and not _same_kind(value, default):
+            raise RecipeError(f"loss.options.{key}: {name!r} takes a {type(default).__name__} (default {default!r}), "
+                              f"got {value!r}")

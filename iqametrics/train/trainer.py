@@ -158,7 +158,9 @@ class Trainer:
         if self.recipe.train.soup_seeds:
             raise RecipeError(f"recipe {recipe.name!r} is a soup of {len(recipe.train.soup_seeds)} runs "
                               "(train.soup_seeds): train it with iqametrics.train.train (iqa train), not one Trainer")
-        self.task = task_for(self.recipe)  # an unknown task or a bad option fails here, before any folder
+        # an unknown task or loss, or an option they do not take, fails here: before any folder or data
+        self.task = task_for(self.recipe)
+        self.loss_fn = get_loss(self.recipe.loss.name, self.recipe.loss.options)
         self.dataset = dataset
         self.joint_dataset = joint_dataset
         self.out_dir = Path(out_dir)
@@ -289,7 +291,7 @@ class Trainer:
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.amp)
         scaler = torch.amp.GradScaler(ctx.device.type, enabled=amp_dtype is torch.float16)
         ema = EMA(module, t.ema_decay) if t.ema_decay else None
-        loss_fn = get_loss(r.loss.name, r.loss.options)
+        loss_fn = self.loss_fn
 
         epoch, step_in_epoch, global_step = 0, 0, 0
         best: Dict[str, Any] = {}

@@ -1,4 +1,5 @@
-"""The training tasks' option checks (:mod:`iqametrics.train.tasks.options`)."""
+"""The checks of a recipe's task and loss (:mod:`iqametrics.train.tasks.options`, ``get_loss``), made
+when a trainer is built."""
 from __future__ import annotations
 
 import dataclasses
@@ -56,11 +57,44 @@ def test_a_bad_value_names_the_option_and_an_unknown_task_is_a_recipe_error():
         task_for(dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, task="nope")))
 
 
-def test_the_trainer_refuses_a_bad_option_before_making_its_folder(tmp_path):
+@pytest.mark.parametrize("name, options, message", [
+    ("nope", {}, "loss.name: unknown loss 'nope'; known: "),
+    ("l1_plcc", {"l1_scal": 20.0}, "'l1_plcc' takes no option 'l1_scal'; its options: ['l1_scale', 'plcc_weight']"),
+    ("l1_plcc", {"l1_scale": "20"}, "loss.options.l1_scale: 'l1_plcc' takes a float (default 1.0), got '20'"),
+    ("vtamiq", {"variant": True}, "loss.options.variant: 'vtamiq' takes a str"),
+    ("mse", {"weight": 1.0}, "'mse' takes no option 'weight'; its options: none"),
+])
+def test_a_loss_or_its_option_that_does_not_exist_is_a_recipe_error(name, options, message):
+    from iqametrics.train.objectives import get_loss
+
+    with pytest.raises(RecipeError) as err:
+        get_loss(name, options)
+    assert message in str(err.value)
+
+
+def test_loss_options_of_the_right_kind_bind():
+    import torch
+
+    from iqametrics.train.objectives import get_loss
+
+    pred, target = torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1.0, 3.0, 2.0])
+    assert get_loss("l1_plcc", {"l1_scale": 20})(pred, target) == get_loss("l1_plcc", {"l1_scale": 20.0})(pred, target)
+    get_loss("pyramidiqa", {"rank_weight": 0.3, "margin": 0.5})  # forwarded to the rank term
+
+
+@pytest.mark.parametrize("section, value, message", [
+    ("task", {"flip": 2}, r"model\.task_options\.flip"),
+    ("loss", {"l1_scal": 20.0}, r"takes no option 'l1_scal'"),
+])
+def test_the_trainer_refuses_a_bad_option_before_making_its_folder(tmp_path, section, value, message):
     from iqametrics.train.trainer import Trainer
 
-    recipe = dataclasses.replace(_with_options(load_recipe("liteiqa-clive"), flip=2),
-                                 train=dataclasses.replace(load_recipe("liteiqa-clive").train, soup_seeds=[]))
-    with pytest.raises(RecipeError, match=r"model\.task_options\.flip"):
+    recipe = load_recipe("liteiqa-clive")
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, soup_seeds=[]))
+    if section == "task":
+        recipe = _with_options(recipe, **value)
+    else:
+        recipe = dataclasses.replace(recipe, loss=dataclasses.replace(recipe.loss, options=value))
+    with pytest.raises(RecipeError, match=message):
         Trainer(recipe, None, tmp_path / "run")
     assert not (tmp_path / "run").exists()
