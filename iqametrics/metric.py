@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-from typing import Callable, ClassVar, FrozenSet, List, Mapping, Optional, Union
+from typing import Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Union
 
 import torch
 from torch import Tensor, nn
@@ -185,21 +185,30 @@ class Metric(nn.Module):
         A subclass that forwards ``**kwargs`` somewhere else (a function, a network) names that target
         in ``kwargs_target``.  ``amp`` is listed only for classes that support it.
         """
-        names = set()
+        return frozenset(cls.option_parameters())
+
+    @classmethod
+    def option_parameters(cls) -> Dict[str, inspect.Parameter]:
+        """The parameters behind :meth:`option_names` (their defaults say what kind of value each takes)."""
+        found: Dict[str, inspect.Parameter] = {}
+
+        def add(params, skip=frozenset()):
+            for p in params:
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in skip:
+                    found.setdefault(p.name, p)
+
         for klass in cls.__mro__:
             if "__init__" not in vars(klass) or klass is nn.Module:
                 continue
             params = inspect.signature(vars(klass)["__init__"]).parameters.values()
-            names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            add(params)
             if not any(p.kind is p.VAR_KEYWORD for p in params):
                 break
         if cls.kwargs_target is not None:
-            params = inspect.signature(cls.kwargs_target).parameters.values()
-            names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - cls.kwargs_fixed
-        names -= {"self", "variant", "variant_args"}
-        if not cls.supports_amp:
-            names.discard("amp")
-        return frozenset(names)
+            add(inspect.signature(cls.kwargs_target).parameters.values(), cls.kwargs_fixed)
+        for name in ("self", "variant", "variant_args") + (() if cls.supports_amp else ("amp",)):
+            found.pop(name, None)
+        return found
 
     # ------------------------------------------------------------------ helpers
     @property

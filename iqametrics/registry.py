@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from .config import KINDS, MetricConfig, MetricInfo
 
@@ -148,6 +149,10 @@ def _registered_name_for(entry: _Registered, key: str, value) -> list:
     return [c.name for c in siblings if key in c.variant_args and c.variant_args[key] == value]
 
 
+def _plain(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _check_options(entry: _Registered, options: Mapping[str, Any]) -> None:
     config, cls = entry.config, entry.metric_class
     fixed = cls.variant_keys()
@@ -157,6 +162,8 @@ def _check_options(entry: _Registered, options: Mapping[str, Any]) -> None:
             targets = [t for t in _registered_name_for(entry, key, value) if t != name]
             what = f"{key}={value!r}"
             own = config.variant_args.get(key)
+            if own is not None and _plain(value) == _plain(own):
+                raise OptionError(f"{key} is not an option of {name!r}: the name fixes it ({key}={own!r}); leave it out")
             fixed_at = f" (it means {key}={own!r})" if own is not None else ""
             if targets:
                 use = " or ".join(repr(t) for t in targets)
@@ -177,6 +184,43 @@ def _check_options(entry: _Registered, options: Mapping[str, Any]) -> None:
         raise OptionError(
             f"{name} has no option {', '.join(repr(k) for k in unknown)}{amp}; its options are: {listed}"
         )
+
+
+def same_kind(value: Any, default: Any) -> bool:
+    """Whether ``value`` is of the kind of an option whose default is ``default``: a bool for a
+    bool, a number for a float, an integer for an int, a string for a string, a sequence (not a
+    string) for a tuple.  None, and anything for a default of None or of another type, passes: the option's own
+    code decides (e.g. ``resize=None`` for the native size)."""
+    if value is None or default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) == isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, numbers.Real)
+    if isinstance(default, int):
+        return isinstance(value, numbers.Integral)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, tuple):
+        return isinstance(value, Iterable) and not isinstance(value, (str, bytes))
+    return True
+
+
+def _kind_name(default: Any) -> str:
+    return {bool: "true or false", float: "a number", int: "an integer", str: "a string",
+            tuple: "a list"}.get(type(default), type(default).__name__)
+
+
+def _check_option_kinds(entry: _Registered, options: Mapping[str, Any]) -> None:
+    # a string where a flag belongs ("yes") is truthy, and a string where a number belongs fails
+    # deep inside the maths: both are refused here, naming the option
+    parameters = entry.metric_class.option_parameters()
+    for key, value in options.items():
+        p = parameters.get(key)
+        default = None if p is None or p.default is p.empty else p.default
+        if not same_kind(value, default):
+            raise OptionValueError(f"{entry.config.name} ({key}={value!r}): {key} takes {_kind_name(default)} "
+                                   f"(default {default!r})")
 
 
 def _check_weights(entry: _Registered, weights) -> None:
@@ -267,6 +311,7 @@ def create(
             f"{', '.join(n for n in list_metrics() if get_info(n).differentiable)}"
         )
     _check_options(entry, options)
+    _check_option_kinds(entry, options)
     if weights is not None:
         _check_weights(entry, weights)
     arguments = {**config.defaults, **options, **config.variant_args}

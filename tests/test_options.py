@@ -13,7 +13,7 @@ from PIL import Image
 
 import iqametrics
 from iqametrics import cli
-from iqametrics.registry import OptionError, get_config, metric_options
+from iqametrics.registry import OptionError, OptionValueError, get_config, metric_options
 
 # (name, option, value, the registered name the message must point to)
 VARIANT_OPTIONS = [
@@ -42,7 +42,7 @@ def test_every_variant_argument_of_every_metric_is_refused():
     for name in iqametrics.list_metrics():
         config = get_config(name)
         for key, value in config.variant_args.items():
-            with pytest.raises(OptionError, match="would change which model"):
+            with pytest.raises(OptionError, match=rf"{key} is not an option of '{name}': the name fixes it"):
                 iqametrics.create(name, pretrained=False, **{key: value})
             assert key not in metric_options(name)
             checked += 1
@@ -139,3 +139,47 @@ def test_info_shows_what_the_name_fixes_its_defaults_and_options():
     assert "fixed: num_classes=10" in shown and "options: amp, " in shown
     data = json.loads(runner.invoke(cli.main, ["info", "hyperiqa", "--json"]).output)
     assert data["fixed"] == {} and data["defaults"] == {"resize": None} and "num_crops" in data["options"]
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("ssim", {"downsample": "maybe"}, "downsample takes true or false (default True)"),  # a truthy string
+    ("ssim", {"k1": "a"}, "k1 takes a number (default 0.01)"),
+    ("ms_ssim", {"window_size": 11.0}, "window_size takes an integer (default 11)"),
+    ("liteiqa", {"channels_last": "no"}, "channels_last takes true or false"),
+    ("vif", {"orientations": "03"}, "orientations takes a list"),
+    ("hyperiqa", {"num_crops": True}, "num_crops takes an integer"),
+])
+def test_an_option_of_another_kind_than_its_default_is_refused(name, options, message):
+    with pytest.raises(OptionValueError) as err:
+        iqametrics.create(name, pretrained=False, **options)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("psnr", {"data_range": 0}, "data_range must be a finite number above 0, got 0"),  # was -inf dB
+    ("psnr", {"data_range": -1.0}, "data_range must be a finite number above 0"),  # was the PSNR of data_range 1
+    ("ssim", {"window_size": 0}, "window_size must be an integer of at least 1, got 0"),  # was SSIM 1 for any pair
+    ("ssim", {"sigma": -1.5}, "sigma must be a finite number above 0"),
+    ("ms_ssim", {"k2": float("inf")}, "k2 must be a finite number above 0"),
+    ("vif", {"levels": 0}, "levels must be an integer of at least 1"),
+    ("vifp", {"sigma_nsq": 0.0}, "sigma_nsq must be a finite number above 0, got 0.0"),
+])
+def test_classic_options_that_only_make_sense_above_zero(name, options, message):
+    with pytest.raises(OptionValueError) as err:
+        iqametrics.create(name, **options)
+    assert message in str(err.value)
+
+
+def test_options_of_the_right_kind_are_taken():
+    # an integer for a float, any sequence for a tuple, None where the metric gives it a meaning
+    assert iqametrics.create("psnr", data_range=255).options["data_range"] == 255
+    assert list(iqametrics.create("vif", orientations=range(6)).options["orientations"]) == list(range(6))
+    iqametrics.create("hyperiqa", pretrained=False, resize=None)
+    iqametrics.create("hyperiqa", pretrained=False, resize=[384, 512])
+
+
+def test_restating_what_a_name_fixes_says_so():
+    with pytest.raises(OptionError, match=r"scales is not an option of 'liteiqa': the name fixes it \(scales=\(1\.0,\)\)"):
+        iqametrics.create("liteiqa", pretrained=False, scales=[1.0])
+    with pytest.raises(OptionError, match=r"scales=\(1\.0, 0\.5\) would change which model 'liteiqa' means"):
+        iqametrics.create("liteiqa", pretrained=False, scales=(1.0, 0.5))

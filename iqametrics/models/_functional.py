@@ -7,6 +7,7 @@ The maths lives in ``functional/``; the classes in :mod:`~iqametrics.models.clas
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Callable, Dict
 
 from ..config import MetricConfig, metric_configs
@@ -15,6 +16,19 @@ from ..metric import FRMetric
 __all__ = ["FunctionalFRMetric", "classic_fr_configs", "OUR_LICENCE"]
 
 OUR_LICENCE = "Apache-2.0 (iqametrics implementation)"
+
+# options of the functions that only make sense above zero (their kinds are checked by create):
+# data_range=0 gave PSNR -inf, window_size=0 an SSIM of 1 for any pair, a negative sigma a score
+_POSITIVE_NUMBERS = frozenset({"data_range", "k1", "k2", "sigma", "eps", "sigma_nsq"})
+_POSITIVE_INTEGERS = frozenset({"window_size", "block_size", "levels"})
+
+
+def _check_positive(options: Dict[str, object]) -> None:
+    for key, value in options.items():
+        if key in _POSITIVE_NUMBERS and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{key} must be a finite number above 0, got {value!r}")
+        if key in _POSITIVE_INTEGERS and not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"{key} must be an integer of at least 1, got {value!r}")
 
 
 class FunctionalFRMetric(FRMetric):
@@ -34,13 +48,14 @@ class FunctionalFRMetric(FRMetric):
             inspect.signature(type(self).function).bind(None, None, **options)
         except TypeError as err:
             raise TypeError(f"{type(self).__name__}: {err}") from None
+        _check_positive(options)
         self.options = options
 
     @classmethod
-    def option_names(cls):
+    def option_parameters(cls):
         # the function's keyword parameters (after dist and ref) are options too
         params = list(inspect.signature(cls.function).parameters.values())[2:]
-        return super().option_names() | {p.name for p in params if p.kind is not p.VAR_KEYWORD}
+        return {**super().option_parameters(), **{p.name: p for p in params if p.kind is not p.VAR_KEYWORD}}
 
     def _score(self, dist, ref):
         return type(self).function(dist, ref, **self.options)

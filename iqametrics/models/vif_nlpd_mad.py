@@ -31,12 +31,6 @@ class _GreyFR(FunctionalFRMetric):
         super().__init__(quantize=bool(quantize), color=color, **options)
 
 
-def _positive(name: str, value: float) -> float:
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return float(value)
-
-
 class VIF(_GreyFR):
     """Wavelet-domain visual information fidelity (Sheikh & Bovik, IEEE TIP 2006), as the
     official ``vifvec.m``; see :func:`iqametrics.functional.vif` and ``docs/models/vif_nlpd_mad.md``."""
@@ -48,7 +42,7 @@ class VIF(_GreyFR):
         orientations = tuple(int(o) for o in orientations)
         if not orientations or any(o < 0 or o > 5 for o in orientations):
             raise ValueError(f"orientations must be a non-empty subset of 0..5, got {orientations}")
-        super().__init__(sigma_nsq=_positive("sigma_nsq", sigma_nsq), orientations=orientations, **options)
+        super().__init__(sigma_nsq=sigma_nsq, orientations=orientations, **options)  # sigma_nsq > 0: checked there
 
 
 class VIFp(_GreyFR):
@@ -59,7 +53,7 @@ class VIFp(_GreyFR):
     min_size = (VIFP_MIN_SIZE, VIFP_MIN_SIZE)
 
     def __init__(self, sigma_nsq: float = 2.0, **options):
-        super().__init__(sigma_nsq=_positive("sigma_nsq", sigma_nsq), **options)
+        super().__init__(sigma_nsq=sigma_nsq, **options)
 
 
 class NLPD(_GreyFR):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import inspect
-from numbers import Integral, Real
-from typing import Any, Callable, Dict
+from typing import Callable, Dict
 
 import torch.nn.functional as F
 
+from ..registry import same_kind
 from . import losses
 from .config import RecipeError
 
@@ -36,16 +36,6 @@ def get_loss(name: str, options: dict) -> Callable:
     return (lambda pred, target: fn(pred, target, **options)) if options else fn
 
 
-def _same_kind(value: Any, default: Any) -> bool:
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(default, bool)
-    if isinstance(default, float):
-        return isinstance(value, Real)
-    if isinstance(default, Integral):
-        return isinstance(value, Integral)
-    return isinstance(value, type(default))
-
-
 def _check_options(name: str, fn: Callable, options: dict) -> None:
     # checked when the trainer is built: a misspelt option would otherwise fail at the first step,
     # after minutes of setup (data, weights, a head's initial fit)
@@ -58,6 +48,6 @@ def _check_options(name: str, fn: Callable, options: dict) -> None:
                 continue
             raise RecipeError(f"loss.options: {name!r} takes no option {key!r}; its options: {sorted(named) or 'none'}")
         default = named[key].default
-        if default is not None and not _same_kind(value, default):
+        if not same_kind(value, default):
             raise RecipeError(f"loss.options.{key}: {name!r} takes a {type(default).__name__} (default {default!r}), "
                               f"got {value!r}")
