@@ -130,6 +130,19 @@ def test_jsonl_output_and_resume_does_not_rescore(runner, toy, messy_folder, tmp
     assert sorted(json.loads(line)["path"] for line in out.read_text().splitlines()) == sorted(r["path"] for r in first)
 
 
+def test_output_format_follows_the_suffix_unless_given(runner, toy, tmp_path):
+    img = tmp_path / "a.png"
+    Image.fromarray(_photo()).save(img)
+    for name, given, first_line in [("s.csv", [], f"path,{toy}"), ("s.JSONL", [], '{"path": '),
+                                    ("s.txt", [], f"{toy}  path"), ("t.csv", ["--format", "jsonl"], '{"path": ')]:
+        out = tmp_path / name
+        result = runner.invoke(cli.main, ["score", "-q", "-m", toy, str(img), "-o", str(out), *given])
+        assert result.exit_code == 0, result.output
+        assert out.read_text().splitlines()[0].strip().startswith(first_line), name
+    resumed = runner.invoke(cli.main, ["score", "-q", "-m", toy, str(img), "-o", str(tmp_path / "s.csv"), "--resume"])
+    assert resumed.exit_code == 0 and len((tmp_path / "s.csv").read_text().splitlines()) == 2
+
+
 def test_existing_output_needs_resume_or_overwrite(runner, toy, tmp_path):
     img = tmp_path / "a.png"
     Image.fromarray(_photo()).save(img)

@@ -2,7 +2,9 @@
 the output path made before any model is built, and building the metrics with errors a user can act on."""
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Optional, Sequence
 
 import click
@@ -14,6 +16,7 @@ from ..registry import CREATE_ARGUMENTS
 DEFAULT_NR_METRIC = "liteiqa"
 DEFAULT_FR_METRIC = "ssim"
 FORMATS = ("table", "csv", "jsonl")
+SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 #: where the group keeps the command line it was given (for the ``--resume`` command after Ctrl-C)
 ARGV_KEY = "iqametrics.argv"
 
@@ -149,7 +152,8 @@ def _common_options(formats=FORMATS):
                      help="Pixels per batch, pairs counting both images (e.g. 4M) [default: 8M]."),
         click.option("--decode", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
                      help="gpu: decode JPEG files on the metrics' CUDA device (nvJPEG); other files, and runs without CUDA, on the CPU."),
-        click.option("--format", "fmt", type=click.Choice(list(formats)), default="table", show_default=True),
+        click.option("--format", "fmt", type=click.Choice(list(formats)), default=None,
+                     help="[default: what --output's suffix names, .csv or .jsonl; else table]"),
         click.option("--output", "-o", type=click.Path(), default=None, help="Write results to FILE (default: stdout)."),
         click.option("--resume", is_flag=True, help="Skip inputs already in --output and append the rest."),
         click.option("--overwrite", is_flag=True, help="Replace an existing --output file."),
@@ -163,6 +167,18 @@ def with_common(fn=None, *, formats=FORMATS):
     """The options shared by ``score``, ``compare`` and ``prefer``."""
     if fn is None:  # @with_common(formats=...)
         return lambda f: with_common(f, formats=formats)
+
+    @functools.wraps(fn)
+    def command(*args, fmt, output, **kwargs):
+        return fn(*args, fmt=output_format(fmt, output), output=output, **kwargs)
+
     for option in reversed(_common_options(formats)):
-        fn = option(fn)
-    return fn
+        command = option(command)
+    return command
+
+
+def output_format(fmt: Optional[str], output: Optional[str]) -> str:
+    """``--format``, or the one ``--output``'s suffix names (``-o scores.csv`` writes CSV), or a table."""
+    if fmt is not None:
+        return fmt
+    return SUFFIX_FORMATS.get(Path(output).suffix.lower(), "table") if output else "table"
