@@ -178,6 +178,13 @@ def test_options_of_the_right_kind_are_taken():
     iqametrics.create("hyperiqa", pretrained=False, resize=[384, 512])
 
 
+def test_liteiqa_batch_pixels_reads_pixel_counts_as_the_cli_does():
+    assert iqametrics.create("liteiqa", batch_pixels="4M").batch_pixels == 4_000_000
+    assert iqametrics.create("liteiqa", batch_pixels=1000).batch_pixels == 1000
+    with pytest.raises(OptionValueError, match="expected a pixel count such as 24000000 or 24M, got 'lots'"):
+        iqametrics.create("liteiqa", batch_pixels="lots")  # was "'<' not supported between 'str' and 'int'"
+
+
 def test_restating_what_a_name_fixes_says_so():
     with pytest.raises(OptionError, match=r"scales is not an option of 'liteiqa': the name fixes it \(scales=\(1\.0,\)\)"):
         iqametrics.create("liteiqa", pretrained=False, scales=[1.0])

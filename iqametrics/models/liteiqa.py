@@ -38,13 +38,14 @@ convention the backbone was trained with.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import metric_configs
+from ..io import parse_pixel_count
 from ..metric import NRMetric
 from ..registry import register_metrics
 
@@ -185,8 +186,9 @@ class LiteIQA(NRMetric):
 
     Args:
         backbone, scales: as :class:`LiteIQANet` (the registered weights use the defaults).
-        batch_pixels: most pixels (of the full-size images) in one forward pass; same-size images are
-            chunked to stay under it (changes memory and speed only, never a score).  Default: one
+        batch_pixels: most pixels (of the full-size images) in one forward pass (``"4M"`` style
+            accepted); same-size images are chunked to stay under it (changes memory and speed
+            only, never a score).  Default: one
             photo of up to 512×512 per pass on CPU (larger passes are slower there: the activations
             leave the caches), 8 Mpx on CUDA.
         channels_last: run the backbone in channels-last memory format (default; about 1.7× faster on
@@ -199,13 +201,11 @@ class LiteIQA(NRMetric):
     min_size = MIN_SIZE
 
     def __init__(self, backbone: str = DEFAULT_BACKBONE, scales: Sequence[float] = DEFAULT_SCALES, *,
-                 batch_pixels: Optional[int] = None, channels_last: bool = True, amp: Optional[str] = None):
+                 batch_pixels: Optional[Union[int, str]] = None, channels_last: bool = True, amp: Optional[str] = None):
         scales = tuple(float(s) for s in scales)
         super().__init__(amp=amp, variant_args=dict(backbone=backbone, scales=scales))
-        if batch_pixels is not None and batch_pixels < 1:
-            raise ValueError(f"batch_pixels must be positive, got {batch_pixels}")
+        self.batch_pixels = None if batch_pixels is None else parse_pixel_count(batch_pixels)
         self.net = LiteIQANet(backbone, scales)
-        self.batch_pixels = None if batch_pixels is None else int(batch_pixels)
         self.channels_last = bool(channels_last)
 
     def weights_module(self) -> nn.Module:
