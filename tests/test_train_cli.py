@@ -58,6 +58,8 @@ def test_train_list_and_show():
     assert shown.exit_code == 0 and json.loads(shown.output)["train"]["epochs"] == 2
     bad = runner.invoke(main, ["train", "pyramidiqa-koniq", "--show", "--set", "train.epoch=2"])
     assert bad.exit_code == 2 and "unknown key 'epoch'" in bad.output
+    bad_option = runner.invoke(main, ["train", "liteiqa-clive", "--show", "--set", "model.task_options.flip=2"])
+    assert bad_option.exit_code == 2 and "model.task_options.flip takes a probability" in bad_option.output
     missing = runner.invoke(main, ["train", "pyramidiqa-konik", "--show"])
     assert missing.exit_code == 2 and "pyramidiqa-koniq" in missing.output
 

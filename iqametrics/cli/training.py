@@ -110,6 +110,7 @@ def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, dev
     """
     from ..train.config import RecipeError, apply_overrides
     from ..train.recipes import list_recipes, load_recipe
+    from ..train.trainer import check_recipe
 
     if show_list:
         for name in list_recipes():
@@ -119,6 +120,7 @@ def train_command(recipe, data_specs, out_dir, overrides, resume, overwrite, dev
         raise click.UsageError("give a RECIPE (see `iqa train --list`)")
     try:
         resolved = apply_overrides(load_recipe(recipe), overrides)
+        check_recipe(resolved)
     except (RecipeError, FileNotFoundError) as exc:
         raise click.UsageError(str(exc)) from None
     if show:

@@ -44,7 +44,7 @@ from .schedule import group_schedules, learning_rate
 from .tasks import task_for
 
 __all__ = ["Trainer", "RunResult", "TrainingInterrupted", "RunDirectoryError", "DataMismatchError", "source_version",
-           "train_or_reuse"]
+           "check_recipe", "train_or_reuse"]
 
 
 def source_version() -> str:
@@ -158,9 +158,7 @@ class Trainer:
         if self.recipe.train.soup_seeds:
             raise RecipeError(f"recipe {recipe.name!r} is a soup of {len(recipe.train.soup_seeds)} runs "
                               "(train.soup_seeds): train it with iqametrics.train.train (iqa train), not one Trainer")
-        # an unknown task or loss, or an option they do not take, fails here: before any folder or data
-        self.task = task_for(self.recipe)
-        self.loss_fn = get_loss(self.recipe.loss.name, self.recipe.loss.options)
+        self.task, self.loss_fn = check_recipe(self.recipe)
         self.dataset = dataset
         self.joint_dataset = joint_dataset
         self.out_dir = Path(out_dir)
@@ -544,6 +542,12 @@ def _changes_from_saved(run_dir: Path, recipe: Recipe) -> Optional[List[str]]:
     if not saved.is_file():
         return None
     return [c for c in recipe_changes(json.loads(saved.read_text()), recipe) if c not in _INCIDENTAL]
+
+
+def check_recipe(recipe: Recipe):
+    """``recipe``'s task and loss, built: an unknown task or loss, or an option they do not take, is a
+    :class:`RecipeError` here, before any folder, data or weights are touched."""
+    return task_for(recipe), get_loss(recipe.loss.name, recipe.loss.options)
 
 
 def _finished(run_dir: Path) -> bool:
