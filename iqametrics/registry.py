@@ -163,7 +163,8 @@ def _check_options(entry: _Registered, options: Mapping[str, Any]) -> None:
             what = f"{key}={value!r}"
             own = config.variant_args.get(key)
             if own is not None and _plain(value) == _plain(own):
-                raise OptionError(f"{key} is not an option of {name!r}: the name fixes it ({key}={own!r}); leave it out")
+                raise OptionError(f"{key} is not an option of {name!r}: the name fixes it ({key}={own!r}); "
+                                  "leave it out")
             fixed_at = f" (it means {key}={own!r})" if own is not None else ""
             if targets:
                 use = " or ".join(repr(t) for t in targets)
@@ -189,8 +190,8 @@ def _check_options(entry: _Registered, options: Mapping[str, Any]) -> None:
 def same_kind(value: Any, default: Any) -> bool:
     """Whether ``value`` is of the kind of an option whose default is ``default``: a bool for a
     bool, a number for a float, an integer for an int, a string for a string, a sequence (not a
-    string) for a tuple.  None, and anything for a default of None or of another type, passes: the option's own
-    code decides (e.g. ``resize=None`` for the native size)."""
+    string) for a tuple.  None, and anything for a default of None or of another type, passes:
+    the option's own code decides (e.g. ``resize=None`` for the native size)."""
     if value is None or default is None:
         return True
     if isinstance(default, bool) or isinstance(value, bool):

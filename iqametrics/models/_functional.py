@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from typing import Callable, Dict
 
 from ..config import MetricConfig, metric_configs
@@ -25,9 +26,10 @@ _POSITIVE_INTEGERS = frozenset({"window_size", "block_size", "levels"})
 
 def _check_positive(options: Dict[str, object]) -> None:
     for key, value in options.items():
-        if key in _POSITIVE_NUMBERS and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if key in _POSITIVE_NUMBERS and not (number and math.isfinite(value) and value > 0):
             raise ValueError(f"{key} must be a finite number above 0, got {value!r}")
-        if key in _POSITIVE_INTEGERS and not (isinstance(value, int) and value >= 1):
+        if key in _POSITIVE_INTEGERS and not (number and isinstance(value, numbers.Integral) and value >= 1):
             raise ValueError(f"{key} must be an integer of at least 1, got {value!r}")
 
 

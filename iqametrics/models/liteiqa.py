@@ -188,9 +188,8 @@ class LiteIQA(NRMetric):
         backbone, scales: as :class:`LiteIQANet` (the registered weights use the defaults).
         batch_pixels: most pixels (of the full-size images) in one forward pass (``"4M"`` style
             accepted); same-size images are chunked to stay under it (changes memory and speed
-            only, never a score).  Default: one
-            photo of up to 512×512 per pass on CPU (larger passes are slower there: the activations
-            leave the caches), 8 Mpx on CUDA.
+            only, never a score).  Default: one photo of up to 512×512 per pass on CPU (larger
+            passes are slower there: the activations leave the caches), 8 Mpx on CUDA.
         channels_last: run the backbone in channels-last memory format (default; about 1.7× faster on
             CPU for this depthwise-convolution network, benchmarks/bench_liteiqa.py).
         amp: ``"bf16"`` / ``"fp16"`` autocast on CUDA or CPU for the backbone; the statistics, the
@@ -201,7 +200,8 @@ class LiteIQA(NRMetric):
     min_size = MIN_SIZE
 
     def __init__(self, backbone: str = DEFAULT_BACKBONE, scales: Sequence[float] = DEFAULT_SCALES, *,
-                 batch_pixels: Optional[Union[int, str]] = None, channels_last: bool = True, amp: Optional[str] = None):
+                 batch_pixels: Optional[Union[int, str]] = None, channels_last: bool = True,
+                 amp: Optional[str] = None):
         scales = tuple(float(s) for s in scales)
         super().__init__(amp=amp, variant_args=dict(backbone=backbone, scales=scales))
         self.batch_pixels = None if batch_pixels is None else parse_pixel_count(batch_pixels)
