@@ -207,7 +207,8 @@ def same_kind(value: Any, default: Any) -> bool:
     return True
 
 
-def _kind_name(default: Any) -> str:
+def kind_name(default: Any) -> str:
+    """What :func:`same_kind` asks of an option with this default, in words."""
     return {bool: "true or false", float: "a number", int: "an integer", str: "a string",
             tuple: "a list"}.get(type(default), type(default).__name__)
 
@@ -220,7 +221,7 @@ def _check_option_kinds(entry: _Registered, options: Mapping[str, Any]) -> None:
         p = parameters.get(key)
         default = None if p is None or p.default is p.empty else p.default
         if not same_kind(value, default):
-            raise OptionValueError(f"{entry.config.name} ({key}={value!r}): {key} takes {_kind_name(default)} "
+            raise OptionValueError(f"{entry.config.name} ({key}={value!r}): {key} takes {kind_name(default)} "
                                    f"(default {default!r})")
 
 

@@ -60,8 +60,8 @@ def test_a_bad_value_names_the_option_and_an_unknown_task_is_a_recipe_error():
 @pytest.mark.parametrize("name, options, message", [
     ("nope", {}, "loss.name: unknown loss 'nope'; known: "),
     ("l1_plcc", {"l1_scal": 20.0}, "'l1_plcc' takes no option 'l1_scal'; its options: ['l1_scale', 'plcc_weight']"),
-    ("l1_plcc", {"l1_scale": "20"}, "loss.options.l1_scale: 'l1_plcc' takes a float (default 1.0), got '20'"),
-    ("vtamiq", {"variant": True}, "loss.options.variant: 'vtamiq' takes a str"),
+    ("l1_plcc", {"l1_scale": "20"}, "loss.options.l1_scale: 'l1_plcc' takes a number (default 1.0), got '20'"),
+    ("vtamiq", {"variant": True}, "loss.options.variant: 'vtamiq' takes a string (default 'paper'), got True"),
     ("mse", {"weight": 1.0}, "'mse' takes no option 'weight'; its options: none"),
 ])
 def test_a_loss_or_its_option_that_does_not_exist_is_a_recipe_error(name, options, message):

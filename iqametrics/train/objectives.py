@@ -6,7 +6,7 @@ from typing import Callable, Dict
 
 import torch.nn.functional as F
 
-from ..registry import same_kind
+from ..registry import kind_name, same_kind
 from . import losses
 from .config import RecipeError
 
@@ -49,5 +49,5 @@ def _check_options(name: str, fn: Callable, options: dict) -> None:
             raise RecipeError(f"loss.options: {name!r} takes no option {key!r}; its options: {sorted(named) or 'none'}")
         default = named[key].default
         if not same_kind(value, default):
-            raise RecipeError(f"loss.options.{key}: {name!r} takes a {type(default).__name__} (default {default!r}), "
+            raise RecipeError(f"loss.options.{key}: {name!r} takes {kind_name(default)} (default {default!r}), "
                               f"got {value!r}")
