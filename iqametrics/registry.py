@@ -32,6 +32,7 @@ __all__ = [
     "get_info",
     "get_config",
     "metric_options",
+    "check_options",
     "UnknownMetricError",
 ]
 
@@ -225,6 +226,15 @@ def _check_option_kinds(entry: _Registered, options: Mapping[str, Any]) -> None:
                                    f"(default {default!r})")
 
 
+def check_options(name: str, options: Mapping[str, Any]) -> None:
+    """What :func:`create` checks of ``options`` before building ``name``: that the metric takes
+    them (:class:`OptionError`) and that each value is of its default's kind (:class:`OptionValueError`).
+    A value the metric itself refuses shows only when it is built."""
+    entry = _resolve(name)
+    _check_options(entry, options)
+    _check_option_kinds(entry, options)
+
+
 def _check_weights(entry: _Registered, weights) -> None:
     """A metric without learned weights takes none; a manifest key must be one of the metric's own."""
     info = entry.config.info
@@ -312,8 +322,7 @@ def create(
             f"{info.name} is not differentiable ({flag}=True); differentiable metrics: "
             f"{', '.join(n for n in list_metrics() if get_info(n).differentiable)}"
         )
-    _check_options(entry, options)
-    _check_option_kinds(entry, options)
+    check_options(name, options)
     if weights is not None:
         _check_weights(entry, weights)
     arguments = {**config.defaults, **options, **config.variant_args}

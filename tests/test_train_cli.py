@@ -159,6 +159,10 @@ def test_cross_validate_from_the_cli(tmp_path):
     ("model.task_options.labels=\"zzz\"", "model.task_options.labels takes one of 'raw'"),
     ("optim.group_lr={nosuch=1e-4}", "optim.group_lr names groups the task does not have: ['nosuch']"),
     ("loss.options.l1_scal=20.0", "loss.options: 'l1_plcc' takes no option 'l1_scal'"),
+    ("model.options.foo=1", "model.options: liteiqa has no option 'foo'; its options are: amp, batch_pixels"),
+    ("model.options.channels_last=\"yes\"", "model.options: liteiqa (channels_last='yes'): channels_last takes true"),
+    ("model.options.batch_pixels=0", "model: liteiqa (batch_pixels=0): a pixel count must be at least 1"),
+    ("model.metric=\"nosuch\"", "model: Unknown metric 'nosuch'"),
 ])
 def test_a_bad_recipe_value_is_one_line_and_leaves_no_folder(tmp_path, setting, message):
     # LiteIQA's packaged recipe, started from no backbone: the checks run before any photo is read

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from .. import distributed
+from ..registry import OptionError, UnknownMetricError, check_options
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, save_weights, set_rng_state
 from .config import Recipe, RecipeError, recipe_changes
 from .ema import EMA
@@ -272,7 +273,10 @@ class Trainer:
             self.task.labels = LabelTransform.from_dict(json.loads(state["labels"]))
         else:
             self.task.fit_labels(train_set)
-        metric = self.task.build_metric().to(ctx.device)
+        try:
+            metric = self.task.build_metric().to(ctx.device)
+        except (UnknownMetricError, OptionError) as exc:  # a name or a value of the recipe's model section
+            raise RecipeError(f"model: {exc}") from None
         metric.requires_grad_(True)
         self.task.freeze(metric)
         if t.channels_last:
@@ -545,9 +549,17 @@ def _changes_from_saved(run_dir: Path, recipe: Recipe) -> Optional[List[str]]:
 
 
 def check_recipe(recipe: Recipe):
-    """``recipe``'s task and loss, built: an unknown task or loss, or an option they do not take, is a
-    :class:`RecipeError` here, before any folder, data or weights are touched."""
-    return task_for(recipe), get_loss(recipe.loss.name, recipe.loss.options)
+    """``recipe``'s task and loss, built, and its metric's options checked: an unknown task or loss,
+    or an option any of them does not take, is a :class:`RecipeError` here, before any folder, data
+    or weights are touched."""
+    task, loss = task_for(recipe), get_loss(recipe.loss.name, recipe.loss.options)
+    try:
+        check_options(recipe.model.metric, recipe.model.options)
+    except UnknownMetricError:
+        pass  # not registered: a user's task may build its own metric (if not, building says so)
+    except OptionError as exc:
+        raise RecipeError(f"model.options: {exc}") from None
+    return task, loss
 
 
 def _finished(run_dir: Path) -> bool:
