@@ -208,6 +208,13 @@ def same_kind(value: Any, default: Any) -> bool:
     return True
 
 
+def _several_kinds(annotation: Any) -> bool:
+    """Whether a parameter's annotation (a string under ``from __future__ import annotations``)
+    admits values of several kinds besides None: ``Union[bool, str]``, ``bool | str``."""
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return "Union[" in text or "|" in text
+
+
 def kind_name(default: Any) -> str:
     """What :func:`same_kind` asks of an option with this default, in words."""
     return {bool: "true or false", float: "a number", int: "an integer", str: "a string",
@@ -221,6 +228,8 @@ def _check_option_kinds(entry: _Registered, options: Mapping[str, Any]) -> None:
     for key, value in options.items():
         p = parameters.get(key)
         default = None if p is None or p.default is p.empty else p.default
+        if p is not None and _several_kinds(p.annotation):
+            continue  # e.g. MUSIQ's compile: a flag or a backend name; the metric checks it
         if not same_kind(value, default):
             raise OptionValueError(f"{entry.config.name} ({key}={value!r}): {key} takes {kind_name(default)} "
                                    f"(default {default!r})")

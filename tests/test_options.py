@@ -171,7 +171,9 @@ def test_classic_options_that_only_make_sense_above_zero(name, options, message)
 
 
 def test_options_of_the_right_kind_are_taken():
-    # an integer for a float, any sequence for a tuple, None where the metric gives it a meaning
+    # an integer for a float, any sequence for a tuple, None where the metric gives it a meaning,
+    # and any kind an option's annotation admits (MUSIQ's compile: a flag or a backend name)
+    iqametrics.create("musiq", pretrained=False, compile="eager")
     assert iqametrics.create("psnr", data_range=255).options["data_range"] == 255
     assert list(iqametrics.create("vif", orientations=range(6)).options["orientations"]) == list(range(6))
     iqametrics.create("hyperiqa", pretrained=False, resize=None)
