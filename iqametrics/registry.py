@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,11 +189,23 @@ def _check_options(entry: _Registered, options: Mapping[str, Any]) -> None:
         )
 
 
-def same_kind(value: Any, default: Any) -> bool:
-    """Whether ``value`` is of the kind of an option whose default is ``default``: a bool for a
-    bool, a number for a float, an integer for an int, a string for a string, a sequence (not a
-    string) for a tuple.  None, and anything for a default of None or of another type, passes:
-    the option's own code decides (e.g. ``resize=None`` for the native size)."""
+def kind_mismatch(parameter: Optional[inspect.Parameter], value: Any) -> Optional[str]:
+    """What an option (``parameter`` of a constructor or function) takes, in words, when ``value`` is
+    not of that kind; None when it is.  The kind is its default's; an option without a default, or
+    whose annotation admits several kinds (MUSIQ's ``compile``: a flag or a backend name), is left
+    to its own code."""
+    if parameter is None or parameter.default is parameter.empty or _several_kinds(parameter.annotation):
+        return None
+    default = parameter.default
+    if _same_kind(value, default):
+        return None
+    return f"{_KIND_NAMES.get(type(default), type(default).__name__)} (default {default!r})"
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """A bool for a bool, a number for a float, an integer for an int, a string for a string, a
+    sequence (not a string) for a tuple.  None, and anything for a default of None or of another
+    type, passes: the option's own code decides (e.g. ``resize=None`` for the native size)."""
     if value is None or default is None:
         return True
     if isinstance(default, bool) or isinstance(value, bool):
@@ -215,10 +228,7 @@ def _several_kinds(annotation: Any) -> bool:
     return "Union[" in text or "|" in text
 
 
-def kind_name(default: Any) -> str:
-    """What :func:`same_kind` asks of an option with this default, in words."""
-    return {bool: "true or false", float: "a number", int: "an integer", str: "a string",
-            tuple: "a list"}.get(type(default), type(default).__name__)
+_KIND_NAMES = {bool: "true or false", float: "a number", int: "an integer", str: "a string", tuple: "a list"}
 
 
 def _check_option_kinds(entry: _Registered, options: Mapping[str, Any]) -> None:
@@ -226,13 +236,9 @@ def _check_option_kinds(entry: _Registered, options: Mapping[str, Any]) -> None:
     # deep inside the maths: both are refused here, naming the option
     parameters = entry.metric_class.option_parameters()
     for key, value in options.items():
-        p = parameters.get(key)
-        default = None if p is None or p.default is p.empty else p.default
-        if p is not None and _several_kinds(p.annotation):
-            continue  # e.g. MUSIQ's compile: a flag or a backend name; the metric checks it
-        if not same_kind(value, default):
-            raise OptionValueError(f"{entry.config.name} ({key}={value!r}): {key} takes {kind_name(default)} "
-                                   f"(default {default!r})")
+        wanted = kind_mismatch(parameters.get(key), value)
+        if wanted:
+            raise OptionValueError(f"{entry.config.name} ({key}={value!r}): {key} takes {wanted}")
 
 
 def check_options(name: str, options: Mapping[str, Any]) -> None:

@@ -6,7 +6,7 @@ from typing import Callable, Dict
 
 import torch.nn.functional as F
 
-from ..registry import kind_name, same_kind
+from ..registry import kind_mismatch
 from . import losses
 from .config import RecipeError
 
@@ -47,7 +47,6 @@ def _check_options(name: str, fn: Callable, options: dict) -> None:
             if takes_more:
                 continue
             raise RecipeError(f"loss.options: {name!r} takes no option {key!r}; its options: {sorted(named) or 'none'}")
-        default = named[key].default
-        if not same_kind(value, default):
-            raise RecipeError(f"loss.options.{key}: {name!r} takes {kind_name(default)} (default {default!r}), "
-                              f"got {value!r}")
+        wanted = kind_mismatch(named[key], value)
+        if wanted:
+            raise RecipeError(f"loss.options.{key}: {name!r} takes {wanted}, got {value!r}")
