@@ -1,4 +1,4 @@
-"""The checks of a recipe's task and loss (:mod:`iqametrics.train.tasks.options`, ``get_loss``), made
+"""The checks of a recipe's task and loss (:mod:`iqametrics.train.options`, ``get_loss``), made
 when a trainer is built."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from iqametrics.train.config import RecipeError
 from iqametrics.train.recipes import list_recipes, load_recipe
 from iqametrics.train.tasks import get_task, list_tasks, task_for
-from iqametrics.train.tasks.options import at_least, flag, non_negative, one_of, probability, weights_or_off
+from iqametrics.train.options import at_least, flag, non_negative, one_of, probability, weights_or_off
 
 
 @pytest.mark.parametrize("name", list_tasks())
@@ -63,6 +63,14 @@ def test_a_bad_value_names_the_option_and_an_unknown_task_is_a_recipe_error():
     ("l1_plcc", {"l1_scale": "20"}, "loss.options.l1_scale: 'l1_plcc' takes a number (default 1.0), got '20'"),
     ("vtamiq", {"variant": True}, "loss.options.variant: 'vtamiq' takes a string (default 'paper'), got True"),
     ("mse", {"weight": 1.0}, "'mse' takes no option 'weight'; its options: none"),
+    ("l1_plcc", {"l1_scale": 0.0}, "loss.options.l1_scale: 'l1_plcc' takes a finite number > 0, got 0.0"),
+    ("l1_plcc", {"plcc_weight": -1.0}, "loss.options.plcc_weight: 'l1_plcc' takes a finite number >= 0, got -1.0"),
+    ("vtamiq", {"variant": "papr"}, "loss.options.variant: 'vtamiq' takes one of 'paper', 'code', got 'papr'"),
+    ("emd", {"reduction": "none"}, "loss.options.reduction: 'emd' takes one of 'mean', 'sum', got 'none'"),
+    ("emd", {"r": float("nan")}, "loss.options.r: 'emd' takes a finite number > 0, got nan"),
+    ("pyramidiqa", {"margn": 0.5}, "'pyramidiqa' takes no option 'margn'; its options: ['margin', 'min_gap', 'rank', 'rank_weight']"),
+    ("pyramidiqa", {"margin": "0.5"}, "loss.options.margin: 'pyramidiqa' takes a finite number >= 0, got '0.5'"),
+    ("pyramidiqa", {"rank": "eq13", "margin": 0.5}, "['margin'] belong to pyramidiqa's rank='code' term; rank='eq13' takes none"),
 ])
 def test_a_loss_or_its_option_that_does_not_exist_is_a_recipe_error(name, options, message):
     from iqametrics.train.objectives import get_loss
@@ -80,6 +88,36 @@ def test_loss_options_of_the_right_kind_bind():
     pred, target = torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1.0, 3.0, 2.0])
     assert get_loss("l1_plcc", {"l1_scale": 20})(pred, target) == get_loss("l1_plcc", {"l1_scale": 20.0})(pred, target)
     get_loss("pyramidiqa", {"rank_weight": 0.3, "margin": 0.5})  # forwarded to the rank term
+    get_loss("pyramidiqa", {"rank": "eq13"})
+
+
+def test_every_option_of_every_loss_has_a_check():
+    import inspect
+
+    from iqametrics.train.objectives import LOSS_OPTION_CHECKS, LOSSES
+
+    for name, fn in LOSSES.items():
+        options = {k for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
+        assert options <= set(LOSS_OPTION_CHECKS.get(name, {})), name
+    assert set(LOSS_OPTION_CHECKS) <= set(LOSSES)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("l1_plcc", {"l1_scale": 0.0}),
+    ("emd", {"r": 0.0}),
+    ("vtamiq", {"variant": "papr"}),
+    ("pyramidiqa", {"rank": "eq13", "margin": 0.5}),
+])
+def test_each_refused_loss_option_would_fail_the_first_step(name, options):
+    """The up-front checks refuse no value that the loss itself would take."""
+    import torch
+
+    from iqametrics.train.objectives import LOSSES
+
+    shape = (2, 10) if name == "emd" else (4,)
+    pred, target = torch.rand(shape).softmax(-1), torch.rand(shape).softmax(-1)
+    with pytest.raises((ValueError, TypeError)):
+        LOSSES[name](pred, target, **options)
 
 
 @pytest.mark.parametrize("section, value, message", [

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ...weights import load_backbone  # noqa: F401 - the tasks import it from here
 from ..config import Recipe, RecipeError
 from ..labels import LABEL_MODES, LabelTransform
-from .options import Check, one_of, probability
+from ..options import Check, one_of, probability
 
 __all__ = ["Task", "TrainingNet", "hflip", "random_seed", "stack_field", "load_backbone", "protocol_crop",
            "rating_histogram"]

@@ -16,7 +16,7 @@ import torch
 from ...io import load_image
 from . import register_task
 from .base import Task, hflip, load_backbone, protocol_crop
-from .options import flag
+from ..options import flag
 
 #: manifest key of torchvision's ImageNet ResNet-50 (timm ``resnet50.tv_in1k``)
 IMAGENET_BACKBONE = "backbone.resnet50"

@@ -27,7 +27,7 @@ from ...io import load_image
 from ...models.liteiqa import MIN_SIZE
 from . import register_task
 from .base import Task, hflip, random_seed
-from .options import at_least, non_negative, weights_or_off
+from ..options import at_least, non_negative, weights_or_off
 
 __all__ = ["LiteIQATask"]
 

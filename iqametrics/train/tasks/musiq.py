@@ -16,7 +16,7 @@ from ...io import load_image
 from ...nn.musiq_tokens import MUSIQTokens, tokenize
 from . import register_task
 from .base import Task, hflip, rating_histogram, stack_field
-from .options import at_least, one_of
+from ..options import at_least, one_of
 
 __all__ = ["MUSIQTask"]
 

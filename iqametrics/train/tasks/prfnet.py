@@ -18,7 +18,7 @@ from ...functional.crops import crop_offsets, extract_crops
 from ...io import load_image
 from . import register_task
 from .base import Task, random_seed
-from .options import at_least, flag, probability
+from ..options import at_least, flag, probability
 
 __all__ = ["PRFNetTask"]
 

@@ -17,7 +17,7 @@ from ...io import load_image
 from ..labels import LabelTransform
 from . import register_task
 from .base import Task, hflip, protocol_crop, rating_histogram
-from .options import flag
+from ..options import flag
 
 __all__ = ["TFIQAFRTask", "TFIQANRTask", "TFIQAUNITask"]
 

@@ -14,7 +14,7 @@ import torch
 from ...io import load_image
 from . import register_task
 from .base import Task, hflip, random_seed
-from .options import at_least, flag
+from ..options import at_least, flag
 
 __all__ = ["VTAMIQTask"]
 

@@ -1,9 +1,10 @@
-"""Checks of the tasks' options (``model.task_options`` of a recipe).
+"""Checks of a recipe's option values (``model.task_options`` and ``loss.options``).
 
 Each check takes a value and returns it, or raises ``ValueError`` saying what the option takes.
-A task lists one check per option (``Task.option_checks``) and :class:`~.base.Task` runs them when
-it is built, before any folder, data or weights are touched: a mistyped ``--set`` must not cost
-minutes of feature extraction and then fail in a DataLoader worker.
+A task lists one check per option (``Task.option_checks``, run when the task is built) and a loss
+has one per option in :data:`~.objectives.LOSS_OPTION_CHECKS` (run by ``get_loss``): both run
+before any folder, data or weights are touched, so that a mistyped ``--set`` does not cost minutes
+of feature extraction and then fail in a DataLoader worker or at the first step.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import math
 from numbers import Integral, Real
 from typing import Any, Callable
 
-__all__ = ["probability", "at_least", "non_negative", "flag", "one_of", "weights_or_off"]
+__all__ = ["probability", "at_least", "positive", "non_negative", "flag", "one_of", "weights_or_off"]
 
 Check = Callable[[Any], Any]
 
@@ -23,6 +24,12 @@ def _number(value: Any) -> bool:
 def probability(value: Any) -> float:
     if not (_number(value) and 0 <= value <= 1):
         raise ValueError(f"takes a probability from 0 to 1, got {value!r}")
+    return value
+
+
+def positive(value: Any) -> float:
+    if not (_number(value) and value > 0):
+        raise ValueError(f"takes a finite number > 0, got {value!r}")
     return value
 
 
