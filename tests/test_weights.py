@@ -545,6 +545,20 @@ def test_truncated_file_is_reported_as_truncated(tmp_path, state, fmt):
     assert err.value.__cause__ is not None
 
 
+@pytest.mark.parametrize("content", [b"garbage", b"\x80\x02}q\x00(X\x01\x00\x00\x00x" + b"\x67" * 40])
+def test_a_damaged_pickle_is_named_in_one_line_without_torchs_advice(tmp_path, content):
+    """torch's weights-only error advises re-running with weights_only=False: wrong for a damaged
+    file, unsafe for an untrusted one; the message keeps only what is wrong with the file."""
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content)
+    with pytest.raises(weights.CorruptWeightsError) as err:
+        weights.load_state_file(bad)
+    message = str(err.value)
+    assert "\n" not in message and "weights_only" not in message and len(message) < 400, message
+    assert message.startswith(f"{bad} is truncated or corrupt, or not a pth checkpoint (")
+    assert message.endswith("); replace it with a complete copy.")
+
+
 def test_truncated_manifest_file_says_how_to_download_again(hub, state, monkeypatch, tmp_path):
     folder = tmp_path / "w"
     folder.mkdir()

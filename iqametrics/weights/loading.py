@@ -21,12 +21,24 @@ __all__ = ["load_state_file", "load_state", "load_unpublished", "load_backbone"]
 _TORCH_LOAD_ERRORS = (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexError, struct.error, zipfile.BadZipFile)
 
 
+def _reason(exc: BaseException, limit: int = 200) -> str:
+    """The line of a reader's error that says what is wrong with the file.  torch's weights-only
+    unpickler wraps it in paragraphs of advice (re-run with ``weights_only=False``) that are wrong
+    for a damaged file and unsafe for an untrusted one: only its own error line is kept."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    if len(line) > limit:  # a long line's first sentence ("... failed finding central directory.")
+        line = line.split(". ", 1)[0] if ". " in line[:limit] else line[: limit - 1] + "…"
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
 def _corrupt(path: Path, fmt: str, exc: BaseException, entry: Optional[WeightEntry]) -> CorruptWeightsError:
     again = (f"delete it and download it again (`iqa download {entry.key}`)" if entry is not None and entry.published
              else "replace it with a complete copy")
-    return CorruptWeightsError(
-        f"{path} is truncated or corrupt, or not a {fmt} checkpoint ({type(exc).__name__}: {exc}); {again}."
-    )
+    return CorruptWeightsError(f"{path} is truncated or corrupt, or not a {fmt} checkpoint ({_reason(exc)}); {again}.")
 
 
 def _load_state_file(path: Path, fmt: Optional[str], entry: Optional[WeightEntry]) -> Dict[str, object]:
