@@ -405,3 +405,17 @@ def test_generic_errors(tmp_path):
     lay.write_csv(tmp_path / "y.csv", ["image", "mos"], [])
     with pytest.raises(DatasetError, match="2 CSV files here"):
         read_dataset(f"generic:{tmp_path}")
+
+
+@pytest.mark.parametrize("header, rows, key", [
+    (["image", "mos"], [["a.png", 1], ["b.png", 2], ["./a.png", 1]], "a.png"),  # the same file, spelt another way
+    (["dist", "ref", "mos"], [["b.png", "a.png", 1], ["b.png", "a.png", 3]], "b.png"),
+    (["ref", "a", "b", "label"], [["a.png", "b.png", "c.png", 0.5], ["a.png", "b.png", "c.png", 1]], "a.png,b.png,c.png"),
+])
+def test_generic_refuses_an_image_listed_twice(tmp_path, header, rows, key):
+    for name in ("a", "b", "c"):
+        lay.image(tmp_path / f"{name}.png")
+    table = lay.write_csv(tmp_path / "x.csv", header, rows)
+    line = len(rows) + 1  # the header is row 1
+    with pytest.raises(DatasetError, match=rf"x.csv, row {line}: '{key}' is listed twice \(first at row 2\)"):
+        read_dataset(f"generic:{table}")

@@ -71,6 +71,7 @@ def read_generic(root: Path, *, higher_is_better: Optional[bool] = None, score_r
     images = Images(table.parent, on_missing=on_missing)
     base = table.parent
     records = []
+    first_row: Dict[str, int] = {}  # key -> the row that listed it
     official: Dict[str, List[int]] = {}
     for line, row in rows:
         paths = {c: images.get(row[c], table, line, c) for c in KIND_COLUMNS[kind]}
@@ -90,6 +91,12 @@ def read_generic(root: Path, *, higher_is_better: Optional[bool] = None, score_r
             keys = [relkey(paths[c], base) for c in ("ref", "a", "b")]
             record = TripletRecord(key=",".join(keys), ref=paths["ref"], a=paths["a"], b=paths["b"], p_a=value,
                                    content=row.get("content") or keys[0])
+        if record.key in first_row:
+            # a second row for one image (pair, triplet) would weigh it twice in training and
+            # collapse into one entry of the per-image predictions; with another label it is ambiguous
+            raise DatasetError(table, f"{record.key!r} is listed twice (first at row {first_row[record.key]}); "
+                                      "give each one row (average repeated ratings first)", row=line)
+        first_row[record.key] = line
         if "split" in row:
             if not row["split"]:
                 raise DatasetError(table, "empty split name", row=line, column="split")
