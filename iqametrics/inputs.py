@@ -8,6 +8,7 @@ and channels-last tensors are refused with a message saying what was passed and 
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
@@ -127,6 +128,8 @@ def check_range(x: Tensor, what: str = "images") -> None:
     lo, hi = float(lo), float(hi)
     if lo != lo or hi != hi:  # NaN
         raise ValueError(f"{what} contain NaN values")
+    if math.isinf(lo) or math.isinf(hi):
+        raise ValueError(f"{what} contain infinite values (got values in [{lo:.4g}, {hi:.4g}])")
     if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
         hint = " (looks like 0-255 data: divide by 255)" if hi > 1.5 else ""
         raise ValueError(f"{what} must be in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]{hint}")

@@ -387,7 +387,8 @@ class FRMetric(Metric):
         Scores both sides (one batched forward each) and maps the two scores with
         :func:`iqametrics.preference.preference_from_scores`: 1 when A scores better, 0 when B
         does, 0.5 on a tie, oriented by ``info.higher_is_better``; ``scale`` gives a logistic of
-        the score difference instead.  ``prefer(ref, a, b) == 1 - prefer(ref, b, a)`` exactly.
+        the score difference instead.  ``prefer(ref, a, b) == 1 - prefer(ref, b, a)`` exactly;
+        NaN where either score is NaN (an image the metric cannot measure, docs/api.md).
         """
         from .preference import preference_from_scores
 

@@ -308,3 +308,19 @@ def test_vsi_is_close_to_piq(photos):
     # antialiases), resizes back with align_corners=True, and uses its own L*a*b* constants:
     # the saliency maps differ a little, the scores by a few 1e-4
     torch.testing.assert_close(vsi(dist, ref), piq.vsi(dist, ref, data_range=1.0, reduction="none"), rtol=1e-3, atol=0)
+
+
+@pytest.mark.parametrize("name", ["fsim", "fsimc", "vsi"])
+def test_flat_images_give_finite_scores_and_gradients(name):
+    """Two flat images are 0/0 in FSIM.m and VSI.m: 1 for identical ones here (docs/models/
+    classic_fr.md), and a flat image's gradient stays finite (a grey start of an optimisation)."""
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    m = iqametrics.create(name)
+    assert m(flat, flat).item() == pytest.approx(1.0)
+    assert torch.isfinite(m(torch.full_like(flat, 0.2), torch.full_like(flat, 0.8))).all()
+    loss = iqametrics.create(name, as_loss=True)
+    textured = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    for ref in (flat, textured):
+        x = flat.clone().requires_grad_()
+        loss(x, ref).sum().backward()
+        assert torch.isfinite(x.grad).all()

@@ -275,6 +275,19 @@ def test_niqe_and_brisque_handle_flat_regions():
     assert torch.isfinite(brisque_features(x[None])).all()
 
 
+@pytest.mark.parametrize("size", [(96, 96), (192, 256)])  # one block (pinv of a NaN scalar), several
+def test_a_flat_image_scores_nan_alone_in_its_batch(size):
+    """No measurable block (NIQE) or MSCN side (BRISQUE): NaN for that image, as the official code
+    has no value; the textured image beside it keeps its own score (NIQE used to fail the batch)."""
+    textured = _smooth_image(7, *size)[None]
+    batch = torch.cat([textured, torch.zeros_like(textured), torch.full_like(textured, 0.5)])
+    for name in ("niqe", "brisque"):
+        m = iqametrics.create(name)
+        scores = m(batch)
+        assert torch.isnan(scores[1:]).all(), name
+        torch.testing.assert_close(scores[:1], m(textured), rtol=1e-6, atol=0), name
+
+
 # --------------------------------------------------------------------------- real photos
 @pytest.mark.slow
 def test_finite_on_real_photos(metrics, clive_paths):

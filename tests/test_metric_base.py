@@ -78,6 +78,10 @@ def test_out_of_range_raises_naming_range():
         m(torch.linspace(-0.5, 0.25, 3 * 64).reshape(1, 3, 8, 8))
     with pytest.raises(ValueError, match="NaN"):
         m(torch.full((1, 3, 8, 8), float("nan")))
+    inf = torch.rand(1, 3, 8, 8)
+    inf[0, 0, 0, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"contain infinite values \(got values in \[.*, inf\]\)$"):
+        m(inf)  # not "looks like 0-255 data"
 
 
 def test_bad_shapes_and_types():

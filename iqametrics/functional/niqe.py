@@ -120,6 +120,12 @@ def niqe(
     cov_pris = cov_pris.to(x.device, torch.float64)
     feats = niqe_features(x, block_size=block_size, quantize=quantize)
     mu, cov = _nan_mean_cov(feats)
-    inv = torch.linalg.pinv((cov_pris + cov) / 2)
-    d = (mu_pris - mu).unsqueeze(-1)
-    return (d.transpose(1, 2) @ inv @ d).reshape(-1).sqrt()
+    # an image with no measurable block (flat: every block's features NaN) has no NIQE; MATLAB's
+    # pinv refuses its NaN matrix, and here it would fail the whole batch: it scores NaN alone
+    measured = torch.isfinite(mu).all(-1) & torch.isfinite(cov).flatten(1).all(-1)
+    score = torch.full((x.shape[0],), float("nan"), dtype=torch.float64, device=x.device)
+    if measured.any():
+        inv = torch.linalg.pinv((cov_pris + cov[measured]) / 2)
+        d = (mu_pris - mu[measured]).unsqueeze(-1)
+        score[measured] = (d.transpose(1, 2) @ inv @ d).reshape(-1).sqrt()
+    return score

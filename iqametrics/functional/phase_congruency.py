@@ -86,7 +86,7 @@ def phase_congruency(x: Tensor) -> Tensor:
         # noise threshold from the median squared response of the finest scale (Rayleigh model)
         median_e2n = torch.quantile(power[:, 0].flatten(1), 0.5, dim=1)
         noise_power = median_e2n / -math.log(0.5)
-        tau = torch.sqrt(noise_power * noise_gain[o] / 2)
+        tau = safe_sqrt(noise_power * noise_gain[o] / 2)  # 0 for a flat image
         threshold = (tau * threshold_factor).view(-1, 1, 1, 1)
         energy_all = energy_all + torch.clamp(energy - threshold, min=0)
         amplitude_all = amplitude_all + safe_sqrt(power).sum(dim=1, keepdim=True)

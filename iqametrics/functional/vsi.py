@@ -129,4 +129,7 @@ def vsi(
     )
     num = (sim * weight).sum(dim=(1, 2, 3))
     den = weight.sum(dim=(1, 2, 3))
-    return num / den
+    # no saliency anywhere in either image (both flat): 0/0 in VSI.m; the unweighted mean of the
+    # similarity map instead (1 for identical images), with finite gradients
+    salient = den > 0
+    return torch.where(salient, num / torch.where(salient, den, 1.0), sim.mean(dim=(1, 2, 3)))
