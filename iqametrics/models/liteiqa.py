@@ -25,10 +25,9 @@ term or the pooled multi-level features of e.g. Su et al.'s HyperIQA local heads
   to the MOS on the 0-100 scale of the training data (higher is better).
 
 Training (``iqa train liteiqa-clive``, :mod:`iqametrics.train.tasks.liteiqa`): the head starts from
-ridge regression on the frozen ImageNet statistics, then backbone and head are fine-tuned on random
-384×384 crops with BatchNorm frozen, three times (seeds 0, 1, 2), and the runs' weights are averaged (a
-model soup, :mod:`iqametrics.train.soup`).  Not from a paper: every choice and its evidence is in the
-model card.
+ridge regression on the frozen ImageNet statistics, then backbone and head are fine-tuned on the
+whole training photos (500×500) with BatchNorm frozen.  Not from a paper: every choice and its
+evidence is in the model card.
 
 Everything is a pure function of the pixels (no crops, no sampling): scores are deterministic and
 differentiable.  Images of different sizes are each processed at their own size (same-size images

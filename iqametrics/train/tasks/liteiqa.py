@@ -7,14 +7,15 @@ The recipe ``liteiqa-clive`` (docs/models/liteiqa.md) in three steps:
    form (:func:`~iqametrics.train.heads.fit_ridge`) on the frozen statistics of the whole training
    photos, at the metric's own scales: fine-tuning starts from a model that already ranks well
    (5-fold SRCC ≈ 0.80 on LIVE Challenge) instead of from a random head;
-2. fine-tuning: random ``crop``×``crop`` crops with horizontal flips, BatchNorm statistics frozen
+2. fine-tuning: random ``crop``×``crop`` crops (the recipe: 500, LIVE Challenge's whole photo) with
+   horizontal flips, BatchNorm statistics frozen
    (:meth:`LiteIQANet.train`: batches of 8 crops are too few for batch statistics; the affine
    parameters learn), backbone and head as two parameter groups;
 3. inference (validation, export) scores whole photos through the metric, as users do.
 
-The recipe trains this once per seed of ``train.soup_seeds`` (three) and averages the weights
-(:mod:`iqametrics.train.soup`): the runs start from the same weights, as a soup needs, because the
-start above does not depend on the seed.
+The recipe trains this once (seed 0).  With ``train.soup_seeds`` it trains once per seed and averages
+the weights (:mod:`iqametrics.train.soup`): the runs start from the same weights, as a soup needs,
+because the start above does not depend on the seed.
 """
 from __future__ import annotations
 
